@@ -1,0 +1,33 @@
+"""Learning representations of affect from speech: the whole workflow.
+
+    snakemake --cores all all                       # every corpus in config `run`
+    snakemake --cores 2 results/demo/manifest.tsv   # any one output on its own
+"""
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+# The library lives in src/; make it importable even where it is not pip-installed.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from affectrep.config import validate_config  # noqa: E402
+
+
+configfile: "config/config.yaml"
+
+
+validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/features.smk"
+
+
+rule all:
+    input:
+        all_targets(),

@@ -1,0 +1,110 @@
+"""The workflow's configuration: validated against the JSON schema, then read through helpers.
+
+`snakemake.utils.validate` checks types and fills in defaults; its error is a long jsonschema
+dump, so `validate_config` turns it into one line that names the offending key, and then
+checks what a schema cannot (references between keys, settings that cannot work together).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from affectrep.audio import AudioPolicy
+from affectrep.spectrogram import SpectrogramSpec
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key."""
+
+
+def _key(path: Any) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def validate_config(config: dict, schema: str | Path = SCHEMA) -> dict:
+    """Validate `config` in place (defaults filled in) and return it; raise `ConfigError`."""
+    import jsonschema
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema))
+    except WorkflowError:
+        # snakemake flattens the jsonschema error into text; find it again for its key path.
+        loaded = yaml.safe_load(Path(schema).read_text())
+        validator = jsonschema.validators.validator_for(loaded)(loaded)
+        cause = jsonschema.exceptions.best_match(validator.iter_errors(config))
+        if cause is None:
+            raise
+        raise ConfigError(f"config key {_key(cause.absolute_path)}: {cause.message}") from None
+    # Without `run`, build every corpus the config defines.
+    config.setdefault("run", list(config["corpora"]))
+    _check_references(config)
+    return config
+
+
+def _check_references(config: dict) -> None:
+    corpora = config["corpora"]
+    for name in config.get("run", []):
+        if name not in corpora:
+            raise ConfigError(
+                f"config key run: {name!r} is not a corpus; defined are {sorted(corpora)}"
+            )
+    for name, settings in corpora.items():
+        if "demo" not in settings and "root" not in settings:
+            raise ConfigError(
+                f"config key corpora.{name}: give `root` (where the corpus is) or `demo`"
+            )
+        if "demo" in settings and settings["reader"] != "iemocap":
+            raise ConfigError(
+                f"config key corpora.{name}.reader: a demo corpus is written in IEMOCAP's "
+                f"layout, so its reader must be iemocap, not {settings['reader']!r}"
+            )
+    for name in config["features"]["spectrograms"]:
+        try:
+            spectrogram_spec(config, name).check()
+        except ValueError as error:
+            raise ConfigError(f"config key features.spectrograms.{name}: {error}") from None
+
+
+def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
+    """The `SpectrogramSpec` of spectrogram `name`, shared frame settings included."""
+    features = config["features"]
+    settings = features["spectrograms"][name]
+    n_fft = settings.get("n_fft", 1024)
+    kind = settings["kind"]
+    if kind == "fft" and "n_bins" not in settings:
+        raise ConfigError(f"config key features.spectrograms.{name}: kind fft needs n_bins")
+    if kind == "mel" and "n_mels" not in settings:
+        raise ConfigError(f"config key features.spectrograms.{name}: kind mel needs n_mels")
+    return SpectrogramSpec(
+        name=name,
+        kind=kind,
+        n_fft=n_fft,
+        n_bins=settings.get("n_bins", n_fft // 2 + 1),
+        n_mels=settings.get("n_mels", 40),
+        fmin=settings.get("fmin", 0.0),
+        fmax=settings.get("fmax"),
+        window_ms=features["window_ms"],
+        hop_ms=features["hop_ms"],
+        window=features["window"],
+        log_floor=features["log_floor"],
+    )
+
+
+def audio_policy(config: dict) -> AudioPolicy:
+    audio = config["audio"]
+    return AudioPolicy(min_duration_s=audio["min_duration_s"], silence_peak=audio["silence_peak"])
+
+
+def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> Path:
+    """Where the corpus's audio is: its `root`, or results/{corpus}/audio for a demo corpus."""
+    settings = config["corpora"][corpus]
+    if "demo" in settings:
+        return Path(results) / corpus / "audio"
+    return Path(settings["root"]).expanduser()

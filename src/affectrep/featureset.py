@@ -1,0 +1,192 @@
+"""A corpus's spectrogram frames on disk: one memory-mappable array, an index, statistics.
+
+Layout of `results/{corpus}/features/{spec}/`:
+
+- `frames.npy`: (n_frames, n_dims) float32, every frame of every utterance in manifest order,
+  already normalised (zero mean, unit variance per dimension, globally or per speaker);
+- `index.tsv`: id, speaker, offset, n_frames: utterance `i` is `frames[offset:offset+n_frames]`;
+- `stats.npz`: the statistics used (`mean`, `std` of the whole corpus, and `speakers`,
+  `speaker_mean`, `speaker_std`), the normalisation mode and the spectrogram settings, so
+  that new audio can be put on exactly the same scale later.
+
+Extraction streams: one utterance in memory at a time, raw frames appended to a temporary
+file, statistics accumulated in float64, then a second pass normalises block by block into
+the final array. Peak memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectrep.atomic import atomic_path
+from affectrep.audio import DEFAULT_POLICY, AudioPolicy, load_audio
+from affectrep.manifest import Utterance
+from affectrep.progress import Progress
+from affectrep.spectrogram import SpectrogramSpec, spectrogram
+
+NORMALIZATIONS = ("global", "speaker", "none")
+_STD_FLOOR = 1e-5
+_BLOCK_FRAMES = 1 << 16
+
+
+@dataclass
+class FeatureIndex:
+    """Where each utterance's frames are in `frames.npy`."""
+
+    ids: list[str]
+    speakers: list[str]
+    offsets: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.lengths.sum())
+
+
+class _RunningMoments:
+    """Per-dimension sums in float64, so that millions of frames do not lose precision."""
+
+    def __init__(self, n_dims: int) -> None:
+        self.count = 0
+        self.total = np.zeros(n_dims)
+        self.squares = np.zeros(n_dims)
+
+    def add(self, frames: np.ndarray) -> None:
+        values = frames.astype(np.float64)
+        self.count += values.shape[0]
+        self.total += values.sum(axis=0)
+        self.squares += (values**2).sum(axis=0)
+
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / max(self.count, 1)
+        variance = np.maximum(self.squares / max(self.count, 1) - mean**2, 0.0)
+        return mean, np.maximum(np.sqrt(variance), _STD_FLOOR)
+
+
+def write_index(index: FeatureIndex, path: str | Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["id", "speaker", "offset", "n_frames"])
+        for row in zip(index.ids, index.speakers, index.offsets, index.lengths, strict=True):
+            writer.writerow(row)
+
+
+def read_index(path: str | Path) -> FeatureIndex:
+    with open(path, newline="") as handle:
+        records = list(csv.DictReader(handle, delimiter="\t"))
+    return FeatureIndex(
+        ids=[r["id"] for r in records],
+        speakers=[r["speaker"] for r in records],
+        offsets=np.array([int(r["offset"]) for r in records], dtype=np.int64),
+        lengths=np.array([int(r["n_frames"]) for r in records], dtype=np.int64),
+    )
+
+
+def extract_feature_set(
+    rows: Sequence[Utterance],
+    spec: SpectrogramSpec,
+    out_dir: str | Path,
+    *,
+    normalization: str = "global",
+    policy: AudioPolicy = DEFAULT_POLICY,
+    logger: logging.Logger | None = None,
+) -> FeatureIndex:
+    """Extract `spec` frames of every utterance in `rows` into `out_dir` (see module doc)."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+    spec.check()
+    logger = logger or logging.getLogger(__name__)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / f"frames.raw-{os.getpid()}.tmp"
+    overall = _RunningMoments(spec.n_dims)
+    per_speaker: dict[str, _RunningMoments] = {}
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    progress = Progress(len(rows), f"{spec.name} features", logger, unit="utterances")
+    try:
+        with open(raw_path, "wb") as raw:
+            for number, row in enumerate(rows):
+                frames = spectrogram(load_audio(row.path, policy), spec)
+                if frames.shape[0] == 0:
+                    raise ValueError(f"{row.path}: shorter than one {spec.window_ms} ms window")
+                raw.write(np.ascontiguousarray(frames, dtype=np.float32).tobytes())
+                lengths[number] = frames.shape[0]
+                overall.add(frames)
+                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(frames)
+                progress.update(number + 1)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        index = FeatureIndex([r.id for r in rows], [r.speaker for r in rows], offsets, lengths)
+        mean, std = overall.mean_std()
+        speakers = sorted(per_speaker)
+        speaker_moments = [per_speaker[s].mean_std() for s in speakers]
+        _normalise_into(raw_path, out / "frames.npy", index, spec.n_dims, normalization,
+                        (mean, std), dict(zip(speakers, speaker_moments, strict=True)))
+    finally:
+        raw_path.unlink(missing_ok=True)
+    with atomic_path(out / "stats.npz") as tmp:
+        np.savez(
+            tmp,
+            mean=mean.astype(np.float32),
+            std=std.astype(np.float32),
+            speakers=np.array(speakers),
+            speaker_mean=np.array([m for m, _ in speaker_moments], dtype=np.float32),
+            speaker_std=np.array([s for _, s in speaker_moments], dtype=np.float32),
+            normalization=np.array(normalization),
+            spec=np.array(json.dumps(asdict(spec))),
+        )
+    write_index(index, out / "index.tsv")
+    logger.info(
+        "%s: %d utterances, %d frames of %d dims (%.1f s of audio at %.0f ms hop), %s norm, %.1f s",
+        spec.name, len(index), index.n_frames, spec.n_dims,
+        index.n_frames * spec.hop_ms / 1000, spec.hop_ms, normalization, progress.elapsed_s,
+    )
+    return index
+
+
+def _normalise_into(
+    raw_path: Path,
+    target: Path,
+    index: FeatureIndex,
+    n_dims: int,
+    normalization: str,
+    overall: tuple[np.ndarray, np.ndarray],
+    per_speaker: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Second pass: raw frames -> normalised `frames.npy`, block by block (bounded memory)."""
+    n_frames = index.n_frames
+    raw = np.memmap(raw_path, dtype=np.float32, mode="r", shape=(n_frames, n_dims))
+    with atomic_path(target) as tmp:
+        frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                           shape=(n_frames, n_dims))
+        if normalization == "speaker":
+            for speaker, offset, length in zip(index.speakers, index.offsets, index.lengths,
+                                               strict=True):
+                mean, std = per_speaker[speaker]
+                block = raw[offset : offset + length]
+                frames[offset : offset + length] = (block - mean) / std
+        else:
+            mean, std = overall if normalization == "global" else (0.0, 1.0)
+            for start in range(0, n_frames, _BLOCK_FRAMES):
+                block = raw[start : start + _BLOCK_FRAMES]
+                frames[start : start + _BLOCK_FRAMES] = (block - mean) / std
+        frames.flush()
+        del frames
+    del raw
+
+
+def load_frames(feature_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, FeatureIndex]:
+    """The normalised frames (memory-mapped by default) and their index."""
+    directory = Path(feature_dir)
+    frames = np.load(directory / "frames.npy", mmap_mode="r" if mmap else None)
+    return frames, read_index(directory / "index.tsv")

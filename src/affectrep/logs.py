@@ -1,0 +1,22 @@
+"""Logging for workflow scripts: to the rule's log file and to the terminal at once."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+
+def setup_logging(log_file: str | Path | None, name: str = "affectrep") -> logging.Logger:
+    """Send INFO and above to `log_file` (if given) and to stderr; return the package logger."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    return logging.getLogger(name)

@@ -1,0 +1,41 @@
+rule demo_corpus:
+    """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
+    output:
+        audio=directory(f"{RESULTS}/{{corpus}}/audio"),
+    params:
+        demo=lambda wildcards: corpus_settings(wildcards)["demo"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/demo_corpus.py"
+
+
+rule corpus:
+    """Read the corpus, check every audio file, write the manifest and the rejected list."""
+    input:
+        unpack(corpus_inputs),
+    output:
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+        rejected=f"{RESULTS}/{{corpus}}/rejected.tsv",
+        summary=f"{RESULTS}/{{corpus}}/corpus_summary.txt",
+    params:
+        settings=corpus_settings,
+        root=lambda wildcards: str(corpus_root(config, wildcards.corpus, RESULTS)),
+        policy=lambda wildcards: audio_policy(config),
+        strict=config["audio"]["strict"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/corpus.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/corpus.py"

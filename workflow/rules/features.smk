@@ -1,0 +1,24 @@
+rule features:
+    """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
+    input:
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        frames=f"{RESULTS}/{{corpus}}/features/{{spec}}/frames.npy",
+        index=f"{RESULTS}/{{corpus}}/features/{{spec}}/index.tsv",
+        stats=f"{RESULTS}/{{corpus}}/features/{{spec}}/stats.npz",
+    params:
+        spec=lambda wildcards: spectrogram_spec(config, wildcards.spec),
+        normalization=config["features"]["normalization"],
+        policy=lambda wildcards: audio_policy(config),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/features_{{spec}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/features_{{spec}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/features.py"

@@ -1,0 +1,20 @@
+"""Rule features: one spectrogram type for every utterance of the manifest."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+
+from affectrep.featureset import extract_feature_set  # noqa: E402
+from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.manifest import read_manifest  # noqa: E402
+
+logger = setup_logging(snakemake.log[0])
+extract_feature_set(
+    read_manifest(snakemake.input.manifest),
+    snakemake.params.spec,
+    Path(snakemake.output.frames).parent,
+    normalization=snakemake.params.normalization,
+    policy=snakemake.params.policy,
+    logger=logger,
+)
