@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from affectrep.config import validate_config  # noqa: E402
 
 
-configfile: "config/config.yaml"
+# The defaults; `--configfile my.yaml` is merged on top of them.
+configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
 
 
 validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
@@ -26,6 +27,8 @@ validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "confi
 include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/autoencoders.smk"
+include: "workflow/rules/validation.smk"
 
 
 rule all:

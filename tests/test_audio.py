@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.audio import REASONS, AudioPolicy, BadAudioError, load_audio, resample, to_mono
+from affectrep.audio import (
+    DEFAULT_POLICY,
+    REASONS,
+    AudioPolicy,
+    BadAudioError,
+    load_audio,
+    resample,
+    to_mono,
+)
 
 
 def _tone(rate: int, seconds: float = 0.5, hz: float = 440.0, amplitude: float = 0.5):
@@ -37,7 +45,7 @@ def test_resample_is_identity_at_the_target_rate():
     assert resample(tone, 16000) is tone
 
 
-def _reason(path, policy=AudioPolicy()):
+def _reason(path, policy=DEFAULT_POLICY):
     with pytest.raises(BadAudioError) as caught:
         load_audio(path, policy)
     assert str(path) in str(caught.value)

@@ -65,6 +65,19 @@ def _check_references(config: dict) -> None:
                 f"config key corpora.{name}.reader: a demo corpus is written in IEMOCAP's "
                 f"layout, so its reader must be iemocap, not {settings['reader']!r}"
             )
+    spectrograms = config["features"]["spectrograms"]
+    for model in config["autoencoders"]["models"]:
+        spec = model.split("-")[1]
+        if spec not in spectrograms:
+            raise ConfigError(
+                f"config key autoencoders.models: {model} needs spectrogram {spec!r}, "
+                f"which is not in features.spectrograms ({sorted(spectrograms)})"
+            )
+    for spec in config["validation"]["baselines"]:
+        if spec not in spectrograms:
+            raise ConfigError(
+                f"config key validation.baselines: {spec!r} is not in features.spectrograms"
+            )
     for name in config["features"]["spectrograms"]:
         try:
             spectrogram_spec(config, name).check()
@@ -108,3 +121,29 @@ def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> P
     if "demo" in settings:
         return Path(results) / corpus / "audio"
     return Path(settings["root"]).expanduser()
+
+
+def model_widths(config: dict, model: str) -> list[int]:
+    """[n_in, hidden_1, ..., bottleneck] of a model id (n_in = spectrogram dims x context)."""
+    from affectrep.autoencoders import ModelId, pyramid
+
+    parsed = ModelId.parse(model)
+    n_in = spectrogram_spec(config, parsed.spec).n_dims * parsed.context
+    settings = config["autoencoders"]
+    hidden = settings["hidden"].get(parsed.input_key)
+    if hidden is None:
+        hidden = pyramid(n_in, settings["default_layers"])
+    return [n_in, *hidden]
+
+
+def train_settings(config: dict, *, finetune: bool = False) -> dict:
+    """Keyword arguments of `affectrep.training.TrainSettings` for the autoencoders
+    (fine-tuning: `finetune_epochs` epochs). A plain dict, so that passing it to a rule's
+    script does not import JAX before the script has configured it."""
+    settings = config["autoencoders"]
+    keys = ("optimizer", "learning_rate", "momentum", "weight_decay", "schedule",
+            "batch_size", "noise", "seed")
+    return {
+        **{key: settings[key] for key in keys},
+        "epochs": settings["finetune_epochs"] if finetune else settings["epochs"],
+    }

@@ -1,0 +1,185 @@
+"""The paper's autoencoder configurations, by model id, and how each one is trained.
+
+A model id names the configuration the way the paper does: `tied-fft128-c5` is TIED-128-5
+(greedy stack with tied weights, 128-bin FFT frames, a context of 5 frames), `deep-logmel40-c5`
+is DEEP-MEL-5. The same id is used in config keys, file names and tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from affectrep import dae
+from affectrep.context import frame_bounds, gather_windows
+from affectrep.featureset import FeatureIndex
+from affectrep.training import TrainResult, TrainSettings, train
+
+KINDS = ("tied", "untied", "deep")
+_MODEL_ID = re.compile(r"^(?P<kind>tied|untied|deep)-(?P<spec>[A-Za-z0-9]+)-c(?P<context>\d+)$")
+
+
+@dataclass(frozen=True)
+class ModelId:
+    kind: str
+    spec: str
+    context: int
+
+    @classmethod
+    def parse(cls, text: str) -> ModelId:
+        match = _MODEL_ID.match(text)
+        if match is None:
+            raise ValueError(
+                f"model id {text!r} is not <tied|untied|deep>-<spectrogram>-c<context>, "
+                "e.g. tied-fft128-c5"
+            )
+        return cls(match["kind"], match["spec"], int(match["context"]))
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.spec}-c{self.context}"
+
+    @property
+    def input_key(self) -> str:
+        """The key of the hidden widths in config: spectrogram and context, `fft128-c5`."""
+        return f"{self.spec}-c{self.context}"
+
+    @property
+    def stacked(self) -> bool:
+        return self.kind in ("tied", "untied")
+
+
+def pyramid(n_in: int, n_layers: int) -> list[int]:
+    """Hidden widths halving layer by layer: 640, 3 -> [320, 160, 80]; 513, 3 -> [256, 128, 64]."""
+    widths = []
+    width = n_in
+    for _ in range(n_layers):
+        width //= 2
+        widths.append(width)
+    return widths
+
+
+@dataclass
+class TrainingData:
+    """Frames and per-frame utterance bounds, on the device."""
+
+    frames: jax.Array
+    starts: jax.Array
+    ends: jax.Array
+
+    @classmethod
+    def from_features(cls, frames: np.ndarray, index: FeatureIndex) -> TrainingData:
+        starts, ends = frame_bounds(index.offsets, index.lengths)
+        return cls(jnp.asarray(frames), jnp.asarray(starts), jnp.asarray(ends))
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _inputs(data: tuple, rows: jax.Array, context: int) -> jax.Array:
+    frames, starts, ends, frozen = data
+    return dae.encode_stack(frozen, gather_windows(frames, rows, starts, ends, context))
+
+
+def train_stacked_layer(
+    data: TrainingData,
+    lower: Sequence[dict],
+    n_out: int,
+    *,
+    tied: bool,
+    context: int,
+    settings: TrainSettings,
+    checkpoint: str | Path | None = None,
+    logger: logging.Logger | None = None,
+    label: str = "layer",
+    stop_after_epochs: int | None = None,
+) -> TrainResult:
+    """Greedy training of one layer on the (clean) codes of the frozen layers `lower`."""
+    n_in = (int(lower[-1]["W"].shape[1]) if lower else data.frames.shape[1] * context)
+    key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), len(lower) + 1)
+    params = dae.init_layer(key, n_in, n_out, tied=tied)
+    frozen = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in lower]
+    threshold = dae.mask_threshold(settings.noise)
+
+    def loss_fn(params, x, key):
+        return dae.layer_loss(params, x, key, threshold)
+
+    def batch_fn(packed, rows):
+        return _inputs(packed, rows, context)
+
+    fingerprint = settings.fingerprint(
+        model="stacked", tied=tied, context=context, n_in=n_in, n_out=n_out,
+        lower=[float(jnp.sum(p["W"])) for p in frozen], n_frames=data.n_frames,
+    )
+    return train(
+        params, loss_fn, batch_fn, (data.frames, data.starts, data.ends, frozen),
+        data.n_frames, settings, checkpoint=checkpoint, fingerprint=fingerprint,
+        logger=logger, label=label, stop_after_epochs=stop_after_epochs,
+    )
+
+
+def train_deep(
+    data: TrainingData,
+    widths: Sequence[int],
+    *,
+    context: int,
+    settings: TrainSettings,
+    init: dict | None = None,
+    checkpoint: str | Path | None = None,
+    logger: logging.Logger | None = None,
+    label: str = "deep",
+    stop_after_epochs: int | None = None,
+) -> TrainResult:
+    """Joint training of all layers of a deep autoencoder (from `init`: fine-tuning)."""
+    if init is None:
+        params = dae.init_deep(jax.random.PRNGKey(settings.seed), widths)
+    else:
+        params = jax.tree_util.tree_map(jnp.asarray, init)
+    threshold = dae.mask_threshold(settings.noise)
+
+    def loss_fn(params, x, key):
+        return dae.deep_loss(params, x, key, threshold)
+
+    def batch_fn(packed, rows):
+        return _inputs(packed, rows, context)
+
+    fingerprint = settings.fingerprint(
+        model="deep", widths=list(widths), context=context, n_frames=data.n_frames,
+        init=None if init is None else float(sum(np.sum(p["W"]) for p in init["encoder"])),
+    )
+    return train(
+        params, loss_fn, batch_fn, (data.frames, data.starts, data.ends, []),
+        data.n_frames, settings, checkpoint=checkpoint, fingerprint=fingerprint,
+        logger=logger, label=label, stop_after_epochs=stop_after_epochs,
+    )
+
+
+def encode_frames(
+    encoder: Sequence[dict],
+    frames: np.ndarray,
+    index: FeatureIndex,
+    context: int,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """The bottleneck code of every frame (clean input): (n_frames, bottleneck) float32."""
+    data = TrainingData.from_features(frames, index)
+    layers = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in encoder]
+
+    @jax.jit
+    def code(rows):
+        return _inputs((data.frames, data.starts, data.ends, layers), rows, context)
+
+    n = data.n_frames
+    out = np.empty((n, int(layers[-1]["W"].shape[1])), dtype=np.float32)
+    for first in range(0, n, chunk):
+        rows = np.arange(first, first + chunk, dtype=np.int32)
+        codes = np.asarray(code(jnp.asarray(np.minimum(rows, n - 1))))
+        out[first : first + chunk] = codes[: min(chunk, n - first)]
+    return out

@@ -1,0 +1,136 @@
+"""What each autoencoder rule does, from files to files (the scripts only pass paths in).
+
+Parameter files (`layer{k}.npz`, `encoder.npz`) are plain NumPy archives written by
+`affectrep.pytree_io.save_tree`: `W`, `b`, `b_dec` (and `W_dec` when untied) for a layer;
+`encoder/0/W`, `encoder/0/b`, ... for an encoder; and `meta`, a JSON string with the model
+id, widths, settings and loss history that produced them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from affectrep.autoencoders import (
+    ModelId,
+    TrainingData,
+    encode_frames,
+    train_deep,
+    train_stacked_layer,
+)
+from affectrep.dae import deep_from_stack
+from affectrep.featureset import load_frames
+from affectrep.pytree_io import load_tree, save_tree
+from affectrep.training import TrainSettings
+
+
+def _checkpoint_of(output: Path) -> Path:
+    return output.with_name(output.stem + ".checkpoint.npz")
+
+
+def _finish(output: Path, tree: dict, meta: dict) -> None:
+    save_tree(output, tree, meta)
+    _checkpoint_of(output).unlink(missing_ok=True)
+
+
+def pretrain_layer(
+    feature_dir: str | Path,
+    lower_files: Sequence[str | Path],
+    output: str | Path,
+    model: ModelId,
+    widths: Sequence[int],
+    settings: TrainSettings,
+    logger: logging.Logger,
+) -> dict:
+    """Train layer len(lower_files)+1 of a greedy stack; widths = [n_in, hidden...]."""
+    output = Path(output)
+    frames, index = load_frames(feature_dir)
+    lower = [load_tree(path)[0] for path in lower_files]
+    number = len(lower) + 1
+    data = TrainingData.from_features(np.asarray(frames), index)
+    result = train_stacked_layer(
+        data, lower, widths[number], tied=model.kind == "tied", context=model.context,
+        settings=settings, checkpoint=_checkpoint_of(output), logger=logger,
+        label=f"{model} layer {number}",
+    )
+    meta = {
+        "model": str(model), "layer": number, "widths": list(widths),
+        "settings": asdict(settings), "history": result.history,
+        "n_frames": data.n_frames,
+    }
+    _finish(output, {k: np.asarray(v) for k, v in result.params.items()}, meta)
+    return meta
+
+
+def finetune_stack(
+    feature_dir: str | Path,
+    layer_files: Sequence[str | Path],
+    output: str | Path,
+    model: ModelId,
+    widths: Sequence[int],
+    settings: TrainSettings,
+    logger: logging.Logger,
+) -> dict:
+    """The encoder of a greedy stack, fine-tuned as one deep autoencoder for
+    `settings.epochs` epochs (0: the greedy layers as they are)."""
+    output = Path(output)
+    layers = [load_tree(path)[0] for path in layer_files]
+    history: list[dict] = []
+    encoder = [{"W": layer["W"], "b": layer["b"]} for layer in layers]
+    if settings.epochs > 0:
+        frames, index = load_frames(feature_dir)
+        data = TrainingData.from_features(np.asarray(frames), index)
+        result = train_deep(
+            data, widths, context=model.context, settings=settings, init=deep_from_stack(layers),
+            checkpoint=_checkpoint_of(output), logger=logger, label=f"{model} fine-tuning",
+        )
+        encoder = result.params["encoder"]
+        history = result.history
+    else:
+        logger.info("%s: no fine-tuning (epochs 0); the encoder is the greedy stack", model)
+    meta = {"model": str(model), "widths": list(widths), "finetune": asdict(settings),
+            "history": history}
+    _finish(output, {"encoder": [{k: np.asarray(v) for k, v in p.items()} for p in encoder]},
+            meta)
+    return meta
+
+
+def train_deep_encoder(
+    feature_dir: str | Path,
+    output: str | Path,
+    model: ModelId,
+    widths: Sequence[int],
+    settings: TrainSettings,
+    logger: logging.Logger,
+) -> dict:
+    """A deep autoencoder trained jointly from random weights; its encoder is kept."""
+    output = Path(output)
+    frames, index = load_frames(feature_dir)
+    data = TrainingData.from_features(np.asarray(frames), index)
+    result = train_deep(
+        data, widths, context=model.context, settings=settings,
+        checkpoint=_checkpoint_of(output), logger=logger, label=f"{model}",
+    )
+    encoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["encoder"]]
+    decoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["decoder"]]
+    meta = {"model": str(model), "widths": list(widths), "settings": asdict(settings),
+            "history": result.history, "n_frames": data.n_frames}
+    _finish(output, {"encoder": encoder, "decoder": decoder}, meta)
+    return meta
+
+
+def encode(feature_dir: str | Path, encoder_file: str | Path, output: str | Path,
+           model: ModelId) -> np.ndarray:
+    """Bottleneck codes of every frame, saved as float32 `.npy` in the features' order."""
+    from affectrep.atomic import atomic_path
+
+    frames, index = load_frames(feature_dir)
+    tree, _ = load_tree(encoder_file)
+    codes = encode_frames(tree["encoder"], np.asarray(frames), index, model.context)
+    with atomic_path(output) as tmp:
+        np.save(tmp, codes)
+    return codes

@@ -1,0 +1,84 @@
+"""Result tables as TSV (for programs) and Markdown (for people), beside the paper's figures."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from affectrep.atomic import atomic_path
+
+# Paper, Table 1: held-out validation accuracy on IEMOCAP (%), by our model ids.
+PAPER_TABLE1: dict[str, float] = {
+    "tied-fft513-c1": 46.23,
+    "untied-fft513-c1": 45.76,
+    "deep-fft513-c1": 46.35,
+    "tied-fft128-c1": 44.14,
+    "untied-fft128-c1": 43.45,
+    "deep-fft128-c1": 43.25,
+    "tied-fft128-c5": 50.39,
+    "untied-fft128-c5": 49.081,
+    "deep-fft128-c5": 48.76,
+    "softmax-logmel40-c1": 44.45,
+    "tied-logmel40-c5": 43.69,
+    "untied-logmel40-c5": 43.76,
+    "deep-logmel40-c5": 44.07,
+}
+
+
+def write_tsv(rows: Sequence[dict], path: str | Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(row[k]) for k in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def table1_rows(results: dict[str, dict]) -> list[dict]:
+    """One row per model id (or `softmax-<spec>-c1` baseline), in the order given; the best
+    accuracy (WA, as in the paper) marked with `*`."""
+    best = max(results, key=lambda model: results[model]["accuracy"])
+    rows = []
+    for model, result in results.items():
+        kind, spec, context = model.rsplit("-", 2)
+        paper = PAPER_TABLE1.get(model)
+        rows.append({
+            "spectrogram": spec,
+            "autoencoder": kind,
+            "context": context.removeprefix("c"),
+            "architecture": "-".join(str(w) for w in result["architecture"]),
+            "model": model,
+            "accuracy": percent(result["accuracy"]) + (" *" if model == best else ""),
+            "unweighted_accuracy": percent(result["unweighted_accuracy"]),
+            "paper_iemocap": "" if paper is None else f"{paper:.2f}",
+        })
+    return rows
+
+
+def write_table1(results: dict[str, dict], tsv: str | Path, markdown: str | Path,
+                 description: str) -> None:
+    """Table 1: `description` says which corpus, split and seed produced the numbers."""
+    rows = table1_rows(results)
+    write_tsv(rows, tsv)
+    text = (
+        "# Table 1: held-out validation accuracy by spectrogram and autoencoder\n\n"
+        f"{description}\n\n"
+        "accuracy = utterance-level weighted accuracy (WA, %), unweighted_accuracy = mean "
+        "per-class recall (UA, %); `*` marks the best configuration. paper_iemocap = the "
+        "paper's own Table 1 figures, on IEMOCAP, for reference only.\n\n"
+        + markdown_table(rows) + "\n"
+    )
+    with atomic_path(markdown) as tmp:
+        Path(tmp).write_text(text)

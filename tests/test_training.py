@@ -1,0 +1,124 @@
+"""Training: the loss goes down, a killed run resumes to the same parameters, files round-trip."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from affectrep.autoencoders import (
+    ModelId,
+    TrainingData,
+    encode_frames,
+    pyramid,
+    train_deep,
+    train_stacked_layer,
+)
+from affectrep.featureset import FeatureIndex
+from affectrep.pytree_io import flatten, load_tree, save_tree, unflatten
+from affectrep.training import TrainSettings
+
+FAST = TrainSettings(learning_rate=1e-3, momentum=0.9, batch_size=50, epochs=3,
+                     steps_per_call=7)
+
+
+def _data(n_utterances=12, length=50, dims=8, seed=0):
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((n_utterances * length, 3))
+    frames = latent @ rng.standard_normal((3, dims)) + 0.1 * rng.standard_normal(
+        (n_utterances * length, dims))
+    lengths = np.full(n_utterances, length)
+    index = FeatureIndex([f"u{i}" for i in range(n_utterances)], ["s"] * n_utterances,
+                         np.arange(n_utterances) * length, lengths)
+    return frames.astype(np.float32), index
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_short_run_lowers_the_reconstruction_loss(tied):
+    frames, index = _data()
+    result = train_stacked_layer(TrainingData.from_features(frames, index), [], 6, tied=tied,
+                                 context=3, settings=FAST)
+    losses = [record["loss"] for record in result.history]
+    assert len(losses) == 3 and losses[0] > losses[1] > losses[2] and losses[-1] < 0.8 * losses[0]
+    assert result.params["W"].shape == (24, 6)
+
+
+def test_greedy_second_layer_and_deep_training():
+    frames, index = _data()
+    data = TrainingData.from_features(frames, index)
+    first = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST)
+    second = train_stacked_layer(data, [first.params], 3, tied=True, context=1, settings=FAST)
+    assert second.params["W"].shape == (6, 3)
+    assert second.history[-1]["loss"] < second.history[0]["loss"]
+    deep = train_deep(data, [8, 6, 3], context=1, settings=FAST)
+    assert deep.history[-1]["loss"] < deep.history[0]["loss"]
+    codes = encode_frames(deep.params["encoder"], frames, index, context=1, chunk=64)
+    assert codes.shape == (600, 3) and np.all(np.abs(codes) <= 1.0)
+
+
+def test_resume_after_interruption_gives_the_same_parameters(tmp_path, caplog):
+    frames, index = _data()
+    data = TrainingData.from_features(frames, index)
+    checkpoint = tmp_path / "layer1.checkpoint.npz"
+    settings = FAST
+    uninterrupted = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings)
+    killed = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings,
+                                 checkpoint=checkpoint, stop_after_epochs=1)
+    assert len(killed.history) == 1 and checkpoint.exists()
+    with caplog.at_level(logging.INFO):
+        resumed = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings,
+                                      checkpoint=checkpoint)
+    assert resumed.resumed_from_epoch == 1
+    assert "resuming after epoch 1" in caplog.text
+    for name in uninterrupted.params:
+        np.testing.assert_allclose(np.asarray(resumed.params[name]),
+                                   np.asarray(uninterrupted.params[name]), rtol=1e-6, atol=1e-7)
+    assert [r["loss"] for r in resumed.history] == pytest.approx(
+        [r["loss"] for r in uninterrupted.history], rel=1e-6)
+    # A checkpoint made with other settings is not resumed from.
+    other = train_stacked_layer(data, [], 6, tied=False, context=3,
+                                settings=TrainSettings(**{**settings.__dict__, "seed": 1}),
+                                checkpoint=checkpoint)
+    assert other.resumed_from_epoch == 0
+
+
+def test_too_few_examples_for_a_batch():
+    frames, index = _data(n_utterances=1, length=10)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train_stacked_layer(TrainingData.from_features(frames, index), [], 4, tied=True,
+                            context=1, settings=FAST)
+
+
+def test_diverging_training_stops_with_advice():
+    frames, index = _data()
+    wild = TrainSettings(learning_rate=1e3, batch_size=50, epochs=1)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train_stacked_layer(TrainingData.from_features(frames * 100, index), [], 6, tied=True,
+                            context=1, settings=wild)
+
+
+def test_parameter_files_round_trip(tmp_path):
+    tree = {"encoder": [{"W": np.ones((2, 3)), "b": np.zeros(3)},
+                        {"W": np.eye(3), "b": np.ones(3)}]}
+    assert set(flatten(tree)) == {"encoder/0/W", "encoder/0/b", "encoder/1/W", "encoder/1/b"}
+    save_tree(tmp_path / "encoder.npz", tree, {"model": "tied-fft128-c5"})
+    loaded, meta = load_tree(tmp_path / "encoder.npz")
+    assert meta == {"model": "tied-fft128-c5"}
+    assert isinstance(loaded["encoder"], list) and len(loaded["encoder"]) == 2
+    np.testing.assert_array_equal(loaded["encoder"][1]["W"], np.eye(3))
+    assert unflatten(flatten(tree))["encoder"][0]["W"].shape == (2, 3)
+    # Plain numpy opens it: the format needs no framework.
+    with np.load(tmp_path / "encoder.npz") as archive:
+        assert "encoder/0/W" in archive.files
+
+
+def test_model_ids_and_pyramids():
+    model = ModelId.parse("tied-fft128-c5")
+    assert (model.kind, model.spec, model.context, model.input_key) == (
+        "tied", "fft128", 5, "fft128-c5")
+    assert str(model) == "tied-fft128-c5" and model.stacked
+    assert not ModelId.parse("deep-logmel40-c5").stacked
+    with pytest.raises(ValueError, match="tied-fft128-c5"):
+        ModelId.parse("TIED_128_5")
+    assert pyramid(640, 3) == [320, 160, 80]
+    assert pyramid(513, 3) == [256, 128, 64]
+    assert pyramid(200, 2) == [100, 50]

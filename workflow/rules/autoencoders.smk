@@ -1,0 +1,100 @@
+wildcard_constraints:
+    stacked="(tied|untied)-[A-Za-z0-9]+-c[0-9]+",
+    deep="deep-[A-Za-z0-9]+-c[0-9]+",
+    model="(tied|untied|deep)-[A-Za-z0-9]+-c[0-9]+",
+    layer="[1-9][0-9]*",
+
+
+rule pretrain_layer:
+    """Greedy training of layer k of a stacked denoising autoencoder (layers below frozen)."""
+    input:
+        unpack(model_features),
+        lower=lower_layers,
+    output:
+        layer=f"{RESULTS}/{{corpus}}/models/{{stacked}}/layer{{layer}}.npz",
+    params:
+        model=lambda wildcards: wildcards.stacked,
+        widths=lambda wildcards: model_widths(config, wildcards.stacked),
+        settings=lambda wildcards: train_settings(config),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/pretrain_layer.py"
+
+
+rule finetune_deep:
+    """The encoder of a greedy stack, fine-tuned as one deep autoencoder (0 epochs: as is)."""
+    input:
+        unpack(model_features),
+        layers=stack_layers,
+    output:
+        encoder=f"{RESULTS}/{{corpus}}/models/{{stacked}}/encoder.npz",
+    params:
+        model=lambda wildcards: wildcards.stacked,
+        widths=lambda wildcards: model_widths(config, wildcards.stacked),
+        settings=lambda wildcards: train_settings(config, finetune=True),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/finetune_deep.py"
+
+
+rule train_deep:
+    """A deep autoencoder, all layers trained jointly on corrupted input."""
+    input:
+        unpack(model_features),
+    output:
+        encoder=f"{RESULTS}/{{corpus}}/models/{{deep}}/encoder.npz",
+    params:
+        model=lambda wildcards: wildcards.deep,
+        widths=lambda wildcards: model_widths(config, wildcards.deep),
+        settings=lambda wildcards: train_settings(config),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/train_{{deep}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/train_deep.py"
+
+
+rule encode:
+    """The bottleneck code of every frame."""
+    input:
+        unpack(model_features),
+        encoder=f"{RESULTS}/{{corpus}}/models/{{model}}/encoder.npz",
+    output:
+        codes=f"{RESULTS}/{{corpus}}/codes/{{model}}.npy",
+    params:
+        model=lambda wildcards: wildcards.model,
+    log:
+        f"{RESULTS}/{{corpus}}/logs/encode_{{model}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/encode.py"

@@ -1,0 +1,69 @@
+rule validate:
+    """Softmax on the codes of the training speakers, scored on the held-out speakers."""
+    input:
+        codes=f"{RESULTS}/{{corpus}}/codes/{{model}}.npy",
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
+            "index"
+        ],
+    output:
+        result=f"{RESULTS}/{{corpus}}/validation/{{model}}.json",
+    params:
+        model=lambda wildcards: wildcards.model,
+        widths=lambda wildcards: model_widths(config, wildcards.model),
+        validation=config["validation"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/validate_{{model}}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/validate.py"
+
+
+rule validate_baseline:
+    """The paper's baseline row: softmax directly on spectrogram frames (no context)."""
+    input:
+        codes=f"{RESULTS}/{{corpus}}/features/{{spec}}/frames.npy",
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+        index=f"{RESULTS}/{{corpus}}/features/{{spec}}/index.tsv",
+    output:
+        result=f"{RESULTS}/{{corpus}}/validation/softmax-{{spec}}-c1.json",
+    params:
+        model=lambda wildcards: f"softmax-{wildcards.spec}-c1",
+        widths=lambda wildcards: [spectrogram_spec(config, wildcards.spec).n_dims],
+        validation=config["validation"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/validate_softmax-{{spec}}-c1.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/validate.py"
+
+
+rule table1:
+    """Table 1: validation accuracy of every configuration, beside the paper's."""
+    input:
+        results=table1_inputs,
+    output:
+        tsv=f"{RESULTS}/{{corpus}}/tables/table1.tsv",
+        md=f"{RESULTS}/{{corpus}}/tables/table1.md",
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+    log:
+        f"{RESULTS}/{{corpus}}/logs/table1.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/table1.py"

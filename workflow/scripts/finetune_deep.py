@@ -1,0 +1,26 @@
+"""Rule finetune_deep: the encoder of a greedy stack, fine-tuned end to end if configured."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+
+from affectrep.device import configure_jax, describe_device  # noqa: E402
+
+configure_jax(snakemake.threads)
+
+from affectrep.autoencoders import ModelId  # noqa: E402
+from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.stages import finetune_stack  # noqa: E402
+from affectrep.training import TrainSettings  # noqa: E402
+
+logger = setup_logging(snakemake.log[0])
+describe_device(logger)
+finetune_stack(
+    feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
+    layer_files=list(snakemake.input.layers),
+    output=snakemake.output.encoder,
+    model=ModelId.parse(snakemake.params.model),
+    widths=snakemake.params.widths,
+    settings=TrainSettings(**snakemake.params.settings),
+    logger=logger,
+)

@@ -1,0 +1,26 @@
+"""Rule pretrain_layer: one greedy layer of a stacked denoising autoencoder."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+
+from affectrep.device import configure_jax, describe_device  # noqa: E402
+
+configure_jax(snakemake.threads)
+
+from affectrep.autoencoders import ModelId  # noqa: E402
+from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.stages import pretrain_layer  # noqa: E402
+from affectrep.training import TrainSettings  # noqa: E402
+
+logger = setup_logging(snakemake.log[0])
+describe_device(logger)
+pretrain_layer(
+    feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
+    lower_files=list(snakemake.input.lower),
+    output=snakemake.output.layer,
+    model=ModelId.parse(snakemake.params.model),
+    widths=snakemake.params.widths,
+    settings=TrainSettings(**snakemake.params.settings),
+    logger=logger,
+)

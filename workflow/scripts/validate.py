@@ -1,0 +1,36 @@
+"""Rules validate and validate_baseline: Table 1's softmax on codes (or raw frames)."""
+
+import json
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+
+import numpy as np  # noqa: E402
+
+from affectrep.atomic import atomic_path  # noqa: E402
+from affectrep.featureset import read_index  # noqa: E402
+from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.manifest import read_manifest  # noqa: E402
+from affectrep.validation import held_out_speakers, softmax_validation  # noqa: E402
+
+logger = setup_logging(snakemake.log[0])
+settings = snakemake.params.validation
+index = read_index(snakemake.input.index)
+held_out = held_out_speakers(
+    index.speakers,
+    settings["held_out_speakers"] if settings["held_out_speakers"] == "auto"
+    else [str(s) for s in settings["held_out_speakers"]],
+    settings["n_held_out"],
+)
+result = softmax_validation(
+    np.load(snakemake.input.codes, mmap_mode="r"),
+    index,
+    read_manifest(snakemake.input.manifest),
+    held_out,
+    max_train_frames=settings["max_train_frames"],
+    seed=settings["seed"],
+    logger=logger,
+)
+result.update(model=snakemake.params.model, architecture=[*snakemake.params.widths, 4])
+with atomic_path(snakemake.output.result) as tmp, open(tmp, "w") as handle:
+    json.dump(result, handle, indent=2)
