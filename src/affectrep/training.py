@@ -81,7 +81,7 @@ def make_optimizer(settings: TrainSettings, total_steps: int) -> optax.GradientT
     return optax.chain(decay, step) if settings.weight_decay else step
 
 
-def _make_chunk_runner(loss_fn: LossFn, batch_fn: BatchFn, optimizer: optax.GradientTransformation):
+def make_chunk_runner(loss_fn: LossFn, batch_fn: BatchFn, optimizer: optax.GradientTransformation):
     def run_chunk(params, opt_state, data, rows, epoch_key, first_step):
         def step(carry, inputs):
             params, opt_state = carry
@@ -147,7 +147,7 @@ def train(
             logger.info("%s: resuming after epoch %d from %s", label, start_epoch, checkpoint)
         else:
             logger.info("%s: ignoring %s (made with other settings)", label, checkpoint)
-    run_chunk = _make_chunk_runner(loss_fn, batch_fn, optimizer)
+    run_chunk = make_chunk_runner(loss_fn, batch_fn, optimizer)
     base_key = jax.random.PRNGKey(settings.seed)
     last_epoch = settings.epochs if stop_after_epochs is None else min(
         settings.epochs, start_epoch + stop_after_epochs
