@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from affectrep.corpora.discovery import CorpusError
 
+from affectrep.corpora.discovery import CorpusError
 from affectrep.corpora.iemocap import (
     majority_category,
     mean_ratings,

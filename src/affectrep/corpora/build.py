@@ -7,15 +7,14 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
+from affectrep.audio import AudioPolicy, BadAudioError, load_audio
 from affectrep.corpora.cremad import read_cremad
 from affectrep.corpora.discovery import CorpusError
 from affectrep.corpora.emodb import read_emodb
 from affectrep.corpora.grouping import assign_sessions
+from affectrep.corpora.iemocap import read_iemocap
 from affectrep.corpora.ravdess import read_ravdess
 from affectrep.corpora.table import read_table
-
-from affectrep.audio import AudioPolicy, BadAudioError, load_audio
-from affectrep.corpora.iemocap import read_iemocap
 from affectrep.manifest import Rejection, Utterance
 from affectrep.progress import Progress
 

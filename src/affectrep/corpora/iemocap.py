@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from affectrep.corpora.discovery import CorpusError, find_audio
-
 from affectrep.emotions import four_class
 from affectrep.manifest import Utterance
 

@@ -1,0 +1,110 @@
+"""The real workflow, end to end, on a tiny demo corpus (snakemake in a subprocess)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from affectrep.featureset import load_frames
+from affectrep.manifest import read_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "run": ["demo"],
+    "corpora": {"demo": {"reader": "iemocap",
+                         "demo": {"seed": 3, "sessions": 3, "utterances_per_speaker": 8}}},
+    "autoencoders": {
+        "models": ["tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5"],
+        "hidden": {"fft128-c5": [32, 16], "logmel40-c5": [40, 20]},
+        "default_layers": 2,
+        "epochs": 2,
+        "finetune_epochs": 1,
+        "batch_size": 100,
+        "learning_rate": 1.0e-3,
+        "momentum": 0.9,
+    },
+    "validation": {"n_held_out": 2, "max_train_frames": 20000},
+}
+
+
+def snakemake(workdir: Path, *args: str, config: dict = TINY) -> subprocess.CompletedProcess:
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml"),
+               "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    process = snakemake(workdir, "all")
+    assert process.returncode == 0, process.stderr[-5000:]
+    return workdir
+
+
+@pytest.mark.workflow
+def test_manifest_and_features(tiny_run):
+    results = tiny_run / "results" / "demo"
+    rows = read_manifest(results / "manifest.tsv")
+    assert len(rows) == 3 * 2 * 8
+    assert {r.speaker for r in rows} == {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"}
+    assert {r.session for r in rows} == {"Ses01", "Ses02", "Ses03"}
+    assert {r.emotion for r in rows} >= {"neutral", "anger", "sadness", "happiness"}
+    assert all(r.duration_s and r.duration_s > 0.5 for r in rows)
+    assert (results / "rejected.tsv").read_text().splitlines() == ["path\treason\tdetail"]
+    for spec, dims in (("fft513", 513), ("fft128", 128), ("logmel40", 40)):
+        frames, index = load_frames(results / "features" / spec)
+        assert frames.shape == (index.n_frames, dims) and index.ids == [r.id for r in rows]
+        assert np.all(np.isfinite(frames))
+        # 10 ms hop: about 100 frames per second of audio.
+        seconds = sum(r.duration_s for r in rows)
+        assert abs(index.n_frames - 100 * seconds) < 0.03 * 100 * seconds
+    assert "utterances" in (results / "corpus_summary.txt").read_text()
+
+
+@pytest.mark.workflow
+def test_models_codes_and_table1(tiny_run):
+    results = tiny_run / "results" / "demo"
+    assert sorted(p.name for p in (results / "models" / "tied-fft128-c5").iterdir()) == [
+        "encoder.npz", "layer1.npz", "layer2.npz"]
+    codes = np.load(results / "codes" / "tied-fft128-c5.npy")
+    _, index = load_frames(results / "features" / "fft128")
+    assert codes.shape == (index.n_frames, 16)
+    assert np.load(results / "codes" / "deep-logmel40-c5.npy").shape == (index.n_frames, 20)
+    assert np.load(results / "codes" / "untied-logmel40-c1.npy").shape[1] == 10
+    result = json.loads((results / "validation" / "tied-fft128-c5.json").read_text())
+    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["held_out_speakers"] == ["Ses03F", "Ses03M"]
+    table = (results / "tables" / "table1.md").read_text()
+    for model in ("tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5",
+                  "softmax-logmel40-c1"):
+        assert model in table
+    assert table.count(" * |") == 1
+    assert "640-32-16-4" in table
+    log = (results / "logs" / "pretrain_tied-fft128-c5_layer1.log").read_text()
+    assert "epoch 2/2" in log and "frames/s" in log and "JAX device: cpu" in log
+
+
+@pytest.mark.workflow
+def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
+    dry = snakemake(tiny_run, "-n", "all")
+    assert dry.returncode == 0
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    target = "results/demo/validation/softmax-logmel40-c1.json"
+    forced = snakemake(tiny_run, "--forcerun", "validate_baseline", target)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+
+
+@pytest.mark.workflow
+def test_a_bad_config_key_stops_the_run_naming_it(tmp_path):
+    bad = {**TINY, "features": {"hop_ms": 10, "windw": "hann"}}
+    process = snakemake(tmp_path, "-n", "all", config=bad)
+    assert process.returncode != 0
+    assert "config key features: Additional properties" in process.stderr
+    assert "'windw' was unexpected" in process.stderr
