@@ -106,5 +106,6 @@ def test_a_bad_config_key_stops_the_run_naming_it(tmp_path):
     bad = {**TINY, "features": {"hop_ms": 10, "windw": "hann"}}
     process = snakemake(tmp_path, "-n", "all", config=bad)
     assert process.returncode != 0
-    assert "config key features: Additional properties" in process.stderr
-    assert "'windw' was unexpected" in process.stderr
+    output = process.stdout + process.stderr
+    assert "config key features: Additional properties" in output
+    assert "'windw' was unexpected" in output

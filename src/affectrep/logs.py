@@ -19,4 +19,11 @@ def setup_logging(log_file: str | Path | None, name: str = "affectrep") -> loggi
         handlers=handlers,
         force=True,
     )
-    return logging.getLogger(name)
+    logger = logging.getLogger(name)
+
+    def log_uncaught(kind, error, trace):
+        # The rule's log file then says why the rule failed, not only the terminal.
+        logger.error("failed: %s", error, exc_info=(kind, error, trace))
+
+    sys.excepthook = log_uncaught
+    return logger

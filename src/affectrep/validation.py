@@ -83,7 +83,8 @@ def softmax_validation(
             f"need labelled utterances on both sides of the split; training {len(train_pos)}, "
             f"held out {len(test_pos)}"
         )
-    labels = np.array([CLASSES.index(emotion[index.ids[i]]) for i in range(len(index))])
+    labels = np.array([CLASSES.index(emotion[uid]) if emotion.get(uid, "") in CLASSES else -1
+                       for uid in index.ids])
     x_train = _frames_of(features, index, train_pos)
     y_train = np.repeat(labels[train_pos], index.lengths[train_pos])
     if max_train_frames is not None and x_train.shape[0] > max_train_frames:
