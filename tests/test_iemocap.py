@@ -78,8 +78,9 @@ def test_majority_counts_external_annotators_and_multi_labels():
     assert majority_category(records[2]) == ("", 1, 3)
     # Anger 2, frustration 2: a tie is no majority.
     assert majority_category(records[3])[0] == ""
-    # Counting the actor's own judgement (C-M1: Anger) breaks nothing but adds a voter.
-    assert majority_category(records[1], include_self=True) == ("frustration", 2, 4)
+    # Counting the actor's own judgement (C-M1: Anger) adds a voter, and anger then ties
+    # frustration at two votes each: no majority.
+    assert majority_category(records[1], include_self=True) == ("", 2, 4)
 
 
 def test_ratings_are_the_mean_of_external_annotators():
