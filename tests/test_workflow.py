@@ -109,3 +109,44 @@ def test_a_bad_config_key_stops_the_run_naming_it(tmp_path):
     output = process.stdout + process.stderr
     assert "config key features: Additional properties" in output
     assert "'windw' was unexpected" in output
+
+
+def _table_corpus(tmp_path: Path) -> Path:
+    """A CSV corpus: two good files, one silent and one that is not audio at all."""
+    import soundfile as sf
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)
+    sf.write(audio / "good.wav", tone, 16000)
+    sf.write(audio / "good2.wav", np.stack([tone, 0.5 * tone], axis=1), 44100)
+    sf.write(audio / "silent.wav", np.zeros(16000), 16000)
+    (audio / "broken.wav").write_bytes(b"RIFF but not really a wave file")
+    table = tmp_path / "corpus.csv"
+    table.write_text(
+        "path,speaker,emotion\n"
+        "audio/good.wav,s1,angry\n"
+        "audio/good2.wav,s4,happy\n"
+        "audio/silent.wav,s2,sad\n"
+        "audio/broken.wav,s3,neutral\n"
+    )
+    return table
+
+
+@pytest.mark.workflow
+def test_bad_audio_is_listed_with_its_reason_or_stops_a_strict_run(tmp_path):
+    table = _table_corpus(tmp_path)
+    config = {"run": ["mine"], "corpora": {"mine": {"reader": "table", "root": str(table)}}}
+    process = snakemake(tmp_path, "results/mine/manifest.tsv", config=config)
+    assert process.returncode == 0, process.stderr[-3000:]
+    rows = read_manifest(tmp_path / "results" / "mine" / "manifest.tsv")
+    assert [r.id for r in rows] == ["good", "good2"]
+    rejected = (tmp_path / "results" / "mine" / "rejected.tsv").read_text().splitlines()[1:]
+    reasons = {Path(line.split("\t")[0]).name: line.split("\t")[1] for line in rejected}
+    assert reasons == {"silent.wav": "silent", "broken.wav": "not_audio"}
+
+    strict = {**config, "audio": {"strict": True}}
+    process = snakemake(tmp_path, "--forceall", "results/mine/manifest.tsv", config=strict)
+    assert process.returncode != 0
+    log = (tmp_path / "results" / "mine" / "logs" / "corpus.log").read_text()
+    assert "silent.wav" in log or "broken.wav" in log
