@@ -29,6 +29,12 @@ include: "workflow/rules/corpus.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/autoencoders.smk"
 include: "workflow/rules/validation.smk"
+include: "workflow/rules/representations.smk"
+include: "workflow/rules/classification.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:

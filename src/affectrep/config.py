@@ -147,3 +147,10 @@ def train_settings(config: dict, *, finetune: bool = False) -> dict:
         **{key: settings[key] for key in keys},
         "epochs": settings["finetune_epochs"] if finetune else settings["epochs"],
     }
+
+
+def mlp_settings(config: dict) -> dict:
+    """Keyword arguments of `affectrep.classifier.MlpSettings` (a plain dict: no JAX import
+    before the rule's script has configured it)."""
+    classification = config["classification"]
+    return {**classification["mlp"], "seed": classification["seed"]}

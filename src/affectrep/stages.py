@@ -23,9 +23,41 @@ from affectrep.autoencoders import (
     train_stacked_layer,
 )
 from affectrep.dae import deep_from_stack
-from affectrep.featureset import load_frames
+from affectrep.featureset import FeatureIndex, load_frames
+from affectrep.manifest import read_manifest
 from affectrep.pytree_io import load_tree, save_tree
 from affectrep.training import TrainSettings
+
+
+def training_frames(
+    feature_dir: str | Path,
+    manifest: str | Path | None = None,
+    exclude_session: str | None = None,
+) -> tuple[np.ndarray, FeatureIndex]:
+    """The frames an autoencoder trains on: all of them (the paper: labels are never used),
+    or, for strict per-fold pretraining, all but those of one session's speakers, so that no
+    frame of a fold's held-out speakers shapes the encoder."""
+    frames, index = load_frames(feature_dir)
+    if exclude_session is None:
+        return np.asarray(frames), index
+    if manifest is None:
+        raise ValueError("leaving a session out of pretraining needs the manifest")
+    held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
+    if not held:
+        raise ValueError(f"session {exclude_session!r} is not in {manifest}")
+    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in held]
+    if not keep:
+        raise ValueError(f"leaving out session {exclude_session!r} leaves no frames")
+    lengths = index.lengths[keep]
+    subset = FeatureIndex(
+        ids=[index.ids[i] for i in keep],
+        speakers=[index.speakers[i] for i in keep],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+    )
+    rows = np.concatenate([np.arange(index.offsets[i], index.offsets[i] + index.lengths[i])
+                           for i in keep])
+    return np.asarray(frames[rows]), subset
 
 
 def _checkpoint_of(output: Path) -> Path:
@@ -45,13 +77,15 @@ def pretrain_layer(
     widths: Sequence[int],
     settings: TrainSettings,
     logger: logging.Logger,
+    manifest: str | Path | None = None,
+    exclude_session: str | None = None,
 ) -> dict:
     """Train layer len(lower_files)+1 of a greedy stack; widths = [n_in, hidden...]."""
     output = Path(output)
-    frames, index = load_frames(feature_dir)
+    frames, index = training_frames(feature_dir, manifest, exclude_session)
     lower = [load_tree(path)[0] for path in lower_files]
     number = len(lower) + 1
-    data = TrainingData.from_features(np.asarray(frames), index)
+    data = TrainingData.from_features(frames, index)
     result = train_stacked_layer(
         data, lower, widths[number], tied=model.kind == "tied", context=model.context,
         settings=settings, checkpoint=_checkpoint_of(output), logger=logger,
@@ -60,7 +94,7 @@ def pretrain_layer(
     meta = {
         "model": str(model), "layer": number, "widths": list(widths),
         "settings": asdict(settings), "history": result.history,
-        "n_frames": data.n_frames,
+        "n_frames": data.n_frames, "excluded_session": exclude_session,
     }
     _finish(output, {k: np.asarray(v) for k, v in result.params.items()}, meta)
     return meta
@@ -74,6 +108,8 @@ def finetune_stack(
     widths: Sequence[int],
     settings: TrainSettings,
     logger: logging.Logger,
+    manifest: str | Path | None = None,
+    exclude_session: str | None = None,
 ) -> dict:
     """The encoder of a greedy stack, fine-tuned as one deep autoencoder for
     `settings.epochs` epochs (0: the greedy layers as they are)."""
@@ -82,8 +118,8 @@ def finetune_stack(
     history: list[dict] = []
     encoder = [{"W": layer["W"], "b": layer["b"]} for layer in layers]
     if settings.epochs > 0:
-        frames, index = load_frames(feature_dir)
-        data = TrainingData.from_features(np.asarray(frames), index)
+        frames, index = training_frames(feature_dir, manifest, exclude_session)
+        data = TrainingData.from_features(frames, index)
         result = train_deep(
             data, widths, context=model.context, settings=settings, init=deep_from_stack(layers),
             checkpoint=_checkpoint_of(output), logger=logger, label=f"{model} fine-tuning",
@@ -93,7 +129,7 @@ def finetune_stack(
     else:
         logger.info("%s: no fine-tuning (epochs 0); the encoder is the greedy stack", model)
     meta = {"model": str(model), "widths": list(widths), "finetune": asdict(settings),
-            "history": history}
+            "history": history, "excluded_session": exclude_session}
     _finish(output, {"encoder": [{k: np.asarray(v) for k, v in p.items()} for p in encoder]},
             meta)
     return meta
@@ -106,11 +142,13 @@ def train_deep_encoder(
     widths: Sequence[int],
     settings: TrainSettings,
     logger: logging.Logger,
+    manifest: str | Path | None = None,
+    exclude_session: str | None = None,
 ) -> dict:
     """A deep autoencoder trained jointly from random weights; its encoder is kept."""
     output = Path(output)
-    frames, index = load_frames(feature_dir)
-    data = TrainingData.from_features(np.asarray(frames), index)
+    frames, index = training_frames(feature_dir, manifest, exclude_session)
+    data = TrainingData.from_features(frames, index)
     result = train_deep(
         data, widths, context=model.context, settings=settings,
         checkpoint=_checkpoint_of(output), logger=logger, label=f"{model}",
@@ -118,7 +156,8 @@ def train_deep_encoder(
     encoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["encoder"]]
     decoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["decoder"]]
     meta = {"model": str(model), "widths": list(widths), "settings": asdict(settings),
-            "history": result.history, "n_frames": data.n_frames}
+            "history": result.history, "n_frames": data.n_frames,
+            "excluded_session": exclude_session}
     _finish(output, {"encoder": encoder, "decoder": decoder}, meta)
     return meta
 

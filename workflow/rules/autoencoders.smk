@@ -3,6 +3,9 @@ wildcard_constraints:
     deep="deep-[A-Za-z0-9]+-c[0-9]+",
     model="(tied|untied|deep)-[A-Za-z0-9]+-c[0-9]+",
     layer="[1-9][0-9]*",
+    # Empty: pretraining on every utterance (the paper). `-without-<session>`: strict
+    # per-fold pretraining (classification.pretraining: train) that never sees that session.
+    without="(-without-[A-Za-z0-9_.-]+)?",
 
 
 rule pretrain_layer:
@@ -10,16 +13,18 @@ rule pretrain_layer:
     input:
         unpack(model_features),
         lower=lower_layers,
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        layer=f"{RESULTS}/{{corpus}}/models/{{stacked}}/layer{{layer}}.npz",
+        layer=f"{RESULTS}/{{corpus}}/models{{without}}/{{stacked}}/layer{{layer}}.npz",
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
         settings=lambda wildcards: train_settings(config),
+        exclude_session=excluded_session,
     log:
-        f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}.log",
+        f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}{{without}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}{{without}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -35,16 +40,18 @@ rule finetune_deep:
     input:
         unpack(model_features),
         layers=stack_layers,
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        encoder=f"{RESULTS}/{{corpus}}/models/{{stacked}}/encoder.npz",
+        encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{stacked}}/encoder.npz",
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
         settings=lambda wildcards: train_settings(config, finetune=True),
+        exclude_session=excluded_session,
     log:
-        f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}.log",
+        f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}{{without}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}{{without}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -59,16 +66,18 @@ rule train_deep:
     """A deep autoencoder, all layers trained jointly on corrupted input."""
     input:
         unpack(model_features),
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        encoder=f"{RESULTS}/{{corpus}}/models/{{deep}}/encoder.npz",
+        encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{deep}}/encoder.npz",
     params:
         model=lambda wildcards: wildcards.deep,
         widths=lambda wildcards: model_widths(config, wildcards.deep),
         settings=lambda wildcards: train_settings(config),
+        exclude_session=excluded_session,
     log:
-        f"{RESULTS}/{{corpus}}/logs/train_{{deep}}.log",
+        f"{RESULTS}/{{corpus}}/logs/train_{{deep}}{{without}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}{{without}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -83,13 +92,13 @@ rule encode:
     """The bottleneck code of every frame."""
     input:
         unpack(model_features),
-        encoder=f"{RESULTS}/{{corpus}}/models/{{model}}/encoder.npz",
+        encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/encoder.npz",
     output:
-        codes=f"{RESULTS}/{{corpus}}/codes/{{model}}.npy",
+        codes=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.npy",
     params:
         model=lambda wildcards: wildcards.model,
     log:
-        f"{RESULTS}/{{corpus}}/logs/encode_{{model}}.log",
+        f"{RESULTS}/{{corpus}}/logs/encode_{{model}}{{without}}.log",
     threads: 1
     resources:
         mem_mb=4000,

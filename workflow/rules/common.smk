@@ -3,6 +3,7 @@
 from affectrep.config import (
     audio_policy,
     corpus_root,
+    mlp_settings,
     model_widths,
     spectrogram_spec,
     train_settings,
@@ -42,6 +43,11 @@ def corpus_targets(corpus):
             for name in ("frames.npy", "index.tsv", "stats.npz")
         ),
         f"{RESULTS}/{corpus}/tables/table1.md",
+        f"{RESULTS}/{corpus}/tables/table2.md",
+        f"{RESULTS}/{corpus}/tables/separation.md",
+        f"{RESULTS}/{corpus}/figures/figure1.png",
+        f"{RESULTS}/{corpus}/figures/figure2.png",
+        f"{RESULTS}/{corpus}/report.md",
     ]
 
 
@@ -62,10 +68,15 @@ def model_features(wildcards):
     return features_of(wildcards.corpus, model_spec(model))
 
 
+def excluded_session(wildcards):
+    """The session a strict per-fold pretraining leaves out (`-without-Ses01`), or None."""
+    return wildcards.get("without", "").removeprefix("-without-") or None
+
+
 def lower_layers(wildcards):
     """The frozen layers below layer k of a greedy stack."""
     return [
-        f"{RESULTS}/{wildcards.corpus}/models/{wildcards.stacked}/layer{k}.npz"
+        f"{RESULTS}/{wildcards.corpus}/models{wildcards.without}/{wildcards.stacked}/layer{k}.npz"
         for k in range(1, int(wildcards.layer))
     ]
 
@@ -73,7 +84,7 @@ def lower_layers(wildcards):
 def stack_layers(wildcards):
     n_layers = len(model_widths(config, wildcards.stacked)) - 1
     return [
-        f"{RESULTS}/{wildcards.corpus}/models/{wildcards.stacked}/layer{k}.npz"
+        f"{RESULTS}/{wildcards.corpus}/models{wildcards.without}/{wildcards.stacked}/layer{k}.npz"
         for k in range(1, n_layers + 1)
     ]
 
@@ -90,3 +101,122 @@ def table1_inputs(wildcards):
 
 def all_targets():
     return [target for corpus in config["run"] for target in corpus_targets(corpus)]
+
+
+# --- classification (Table 2) -----------------------------------------------------------------
+
+
+def classification_encoder():
+    from affectrep.autoencoders import ModelId
+
+    return ModelId.parse(config["classification"]["encoder"])
+
+
+def method_titles():
+    from affectrep.evaluation import method_title
+    from affectrep.figures import model_title
+
+    encoder = model_title(config["classification"]["encoder"])
+    return {m: method_title(m, encoder) for m in config["classification"]["methods"]}
+
+
+def manifest_of(corpus):
+    """The manifest, once rule `corpus` (a checkpoint) has written it."""
+    return checkpoints.corpus.get(corpus=corpus).output.manifest
+
+
+def scope_of(wildcards):
+    """`` (pretraining on every utterance) or `-without-<session>` (strict, per fold)."""
+    if config["classification"]["pretraining"] == "all":
+        return ""
+    from affectrep.evaluation import fold_sessions
+
+    return f"-without-{fold_sessions(manifest_of(wildcards.corpus))[wildcards.fold]}"
+
+
+def mlp_fold_inputs(wildcards):
+    encoder = classification_encoder()
+    inputs = {
+        **features_of(wildcards.corpus, encoder.spec),
+        "manifest": manifest_of(wildcards.corpus),
+    }
+    if wildcards.mlp_method == "pretrained-mlp":
+        inputs["encoder"] = (
+            f"{RESULTS}/{wildcards.corpus}/models{scope_of(wildcards)}/{encoder}/encoder.npz"
+        )
+    return inputs
+
+
+def vector_fold_inputs(wildcards):
+    corpus = wildcards.corpus
+    if wildcards.vector_method == "egemaps":
+        stem = f"{RESULTS}/{corpus}/egemaps/functionals"
+    else:
+        stem = f"{RESULTS}/{corpus}/utterances{scope_of(wildcards)}/{classification_encoder()}"
+    return {"vectors": f"{stem}.npy", "ids": f"{stem}.tsv", "manifest": manifest_of(corpus)}
+
+
+def table2_inputs(wildcards):
+    from affectrep.evaluation import fold_names
+
+    names = fold_names(manifest_of(wildcards.corpus))
+    return {
+        method.replace("-", "_"): [
+            f"{RESULTS}/{wildcards.corpus}/folds/{method}/{name}.json" for name in names
+        ]
+        for method in config["classification"]["methods"]
+    }
+
+
+# --- representations (Figures 1 and 2) --------------------------------------------------------
+
+LEVEL_OF_FIGURE = {"1": "frames", "2": "utterances"}
+FIGURE_TITLES = {
+    "1": "Figure 1: frame-level bottleneck codes (t-SNE), corpus {corpus}",
+    "2": "Figure 2: BLSTM utterance representations (t-SNE), corpus {corpus}",
+}
+
+
+def model_title(model):
+    from affectrep.figures import model_title as title
+
+    return title(model)
+
+
+def points_paths(corpus, model, level):
+    """Frame codes and their feature index, or utterance vectors and their ids."""
+    if level == "frames":
+        return {"vectors": f"{RESULTS}/{corpus}/codes/{model}.npy",
+                "ids": features_of(corpus, model_spec(model))["index"]}
+    return {"vectors": f"{RESULTS}/{corpus}/utterances/{model}.npy",
+            "ids": f"{RESULTS}/{corpus}/utterances/{model}.tsv"}
+
+
+def points_of(wildcards):
+    return points_paths(wildcards.corpus, wildcards.model, wildcards.level)
+
+
+def separation_sources(wildcards):
+    """(level, model) of every row of the separation table, in order."""
+    return [(level, model) for level in ("frames", "utterances")
+            for model in config["representations"]["models"]]
+
+
+def separation_inputs(wildcards):
+    inputs = {}
+    for level, model in separation_sources(wildcards):
+        found = points_paths(wildcards.corpus, model, level)
+        key = f"{level}_{model}".replace("-", "_")
+        inputs[f"{key}_vectors"] = found["vectors"]
+        inputs[f"{key}_ids"] = found["ids"]
+    return inputs
+
+
+def report_figures(wildcards):
+    corpus = wildcards.corpus
+    return [
+        f"{RESULTS}/{corpus}/figures/figure1.png",
+        f"{RESULTS}/{corpus}/figures/figure2.png",
+        *(f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
+          for m in config["classification"]["methods"]),
+    ]

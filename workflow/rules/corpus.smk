@@ -16,7 +16,7 @@ rule demo_corpus:
         "../scripts/demo_corpus.py"
 
 
-rule corpus:
+checkpoint corpus:
     """Read the corpus, check every audio file, write the manifest and the rejected list."""
     input:
         unpack(corpus_inputs),

@@ -53,7 +53,11 @@ rule table1:
     input:
         results=table1_inputs,
     output:
-        tsv=f"{RESULTS}/{{corpus}}/tables/table1.tsv",
+        tsv=report(
+            f"{RESULTS}/{{corpus}}/tables/table1.tsv",
+            caption="../report/table1.rst",
+            category="Tables",
+        ),
         md=f"{RESULTS}/{{corpus}}/tables/table1.md",
     params:
         corpus=lambda wildcards: wildcards.corpus,

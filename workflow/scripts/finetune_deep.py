@@ -23,4 +23,6 @@ finetune_stack(
     widths=snakemake.params.widths,
     settings=TrainSettings(**snakemake.params.settings),
     logger=logger,
+    manifest=snakemake.input.manifest,
+    exclude_session=snakemake.params.exclude_session,
 )

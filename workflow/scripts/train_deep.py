@@ -22,4 +22,6 @@ train_deep_encoder(
     widths=snakemake.params.widths,
     settings=TrainSettings(**snakemake.params.settings),
     logger=logger,
+    manifest=snakemake.input.manifest,
+    exclude_session=snakemake.params.exclude_session,
 )

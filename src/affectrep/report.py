@@ -1,0 +1,132 @@
+"""The run report: what was run, on what, how long it took, and what came out, in one file.
+
+`results/{corpus}/report.md` is for people (and for the README's quoted numbers): the corpus
+and its sizes, the settings and seeds, the software versions, wall time per stage (from the
+rules' benchmark files), Tables 1 and 2, the separation table, the figures and the rejected
+files. Every number is read from the workflow's own outputs; nothing is typed in here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+from affectrep.atomic import atomic_path
+from affectrep.manifest import read_manifest
+
+PACKAGES = ("affectrep", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
+            "soundfile", "matplotlib", "opentsne", "opensmile", "snakemake")
+
+
+def software_versions() -> dict[str, str]:
+    """Python and the installed versions of the packages results depend on."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def stage_of(benchmark: Path, root: Path) -> str:
+    """`pretrain_tied-fft128-c5_layer1.tsv` -> `pretrain`; `folds/mlp_fold1-x.tsv` ->
+    `folds mlp`."""
+    relative = benchmark.relative_to(root).with_suffix("")
+    name = relative.name
+    if relative.parent != Path("."):
+        return f"{relative.parent.as_posix()} {name.split('_', 1)[0]}"
+    return name.split("_", 1)[0]
+
+
+def wall_times(benchmarks: Path) -> list[dict[str, str]]:
+    """Jobs, summed and longest wall time per stage, from Snakemake's benchmark files."""
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for path in sorted(benchmarks.rglob("*.tsv")):
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if rows and "s" in rows[-1]:
+            seconds[stage_of(path, benchmarks)].append(float(rows[-1]["s"]))
+    return [
+        {"stage": stage, "jobs": str(len(values)), "total_s": f"{sum(values):.1f}",
+         "longest_s": f"{max(values):.1f}"}
+        for stage, values in sorted(seconds.items())
+    ]
+
+
+def _markdown(rows: Sequence[Mapping[str, str]]) -> str:
+    if not rows:
+        return "(none)"
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(str(row[key]) for key in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _body(path: Path) -> str:
+    """A table's Markdown without its own `# title` line (the report gives a heading)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
+
+
+def _rejections(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def build_report(
+    corpus: str,
+    *,
+    manifest: Path,
+    summary: Path,
+    rejected: Path,
+    tables: Mapping[str, Path],
+    figures: Sequence[Path],
+    benchmarks: Path,
+    settings: Mapping,
+    output: Path,
+) -> str:
+    """Write `output` (Markdown) and return its text. `tables`: title -> a table's .md file;
+    figure paths are linked relative to the report."""
+    rows = read_manifest(manifest)
+    hours = sum(row.duration_s or 0.0 for row in rows) / 3600
+    labelled = sum(1 for row in rows if row.emotion)
+    rejections = _rejections(rejected)
+    here = output.parent
+    parts = [
+        f"# Run report: corpus `{corpus}`",
+        "",
+        f"{len(rows)} utterances ({hours:.2f} h of audio, {labelled} with one of the four "
+        f"classes), {len({row.speaker for row in rows})} speakers, "
+        f"{len({row.session for row in rows})} sessions; {len(rejections)} files rejected.",
+        "",
+        "## Corpus",
+        "",
+        "```",
+        summary.read_text().strip(),
+        "```",
+    ]
+    for title, path in tables.items():
+        parts += ["", f"## {title}", "", _body(path)]
+    parts += ["", "## Figures", ""]
+    parts += [f"- [{path.name}]({path.relative_to(here).as_posix()})" for path in figures]
+    parts += ["", "## Wall time per stage", "",
+              "From the rules' benchmark files (seconds; jobs of a stage may run in parallel).",
+              "", _markdown(wall_times(benchmarks))]
+    parts += ["", "## Rejected files", "", _markdown(rejections)]
+    parts += ["", "## Settings", "", "The configuration this run used (after defaults):", "",
+              "```json", json.dumps(settings, indent=1, sort_keys=True, default=str), "```"]
+    parts += ["", "## Software", "",
+              _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
+              ""]
+    text = "\n".join(parts)
+    with atomic_path(output) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return text

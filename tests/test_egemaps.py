@@ -1,0 +1,98 @@
+"""eGeMAPS functionals from our audio, and the utterance softmax that never looks at the test."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from affectrep.egemaps import (
+    N_EGEMAPS,
+    UtteranceSettings,
+    egemaps_features,
+    evaluate_utterance_classifier,
+)
+from affectrep.emotions import CLASSES
+from affectrep.folds import make_folds
+from affectrep.manifest import Utterance
+
+
+def _voice(rate, seconds, f0, seed):
+    """A harmonic tone with a little noise: enough voice for pitch, jitter, formants."""
+    t = np.arange(int(rate * seconds)) / rate
+    tone = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 8))
+    noise = np.random.default_rng(seed).standard_normal(t.size)
+    return (0.2 * tone + 0.01 * noise).astype(np.float32)
+
+
+def test_egemaps_of_a_tone_are_88_finite_functionals(tmp_path):
+    rows = []
+    for number, (rate, f0) in enumerate([(16_000, 140.0), (44_100, 220.0)]):
+        path = tmp_path / f"u{number}.wav"
+        sf.write(path, _voice(rate, 1.0, f0, number), rate)
+        rows.append(Utterance(id=f"u{number}", path=str(path), speaker="s"))
+    features, names = egemaps_features(rows)
+    assert features.shape == (2, N_EGEMAPS) and features.dtype == np.float32
+    assert len(names) == N_EGEMAPS and names[0].startswith("F0semitone")
+    assert np.all(np.isfinite(features))
+    # Mean F0 in semitones above 27.5 Hz: the 220 Hz voice is an octave (12) above 110 Hz,
+    # and 220 / 140 is 7.8 semitones.
+    f0 = features[:, names.index("F0semitoneFrom27.5Hz_sma3nz_amean")]
+    assert f0[1] - f0[0] == pytest.approx(12 * np.log2(220 / 140), abs=1.0)
+
+
+def _vectors(seed=0, per_speaker=12, dims=10, spread=2.0):
+    rng = np.random.default_rng(seed)
+    centres = spread * rng.standard_normal((4, dims))
+    rows, x = [], []
+    for s in range(1, 4):
+        for g in "FM":
+            for k in range(per_speaker):
+                rows.append(Utterance(id=f"S{s}{g}_{k}", path="", speaker=f"S{s}{g}",
+                                      session=f"S{s}", emotion=CLASSES[k % 4]))
+                x.append(centres[k % 4] + rng.standard_normal(dims))
+    labels = np.array([CLASSES.index(r.emotion) for r in rows])
+    return np.array(x), labels, [r.speaker for r in rows], [r.id for r in rows], rows
+
+
+def test_the_utterance_softmax_separates_classes_and_reports_a_fold():
+    x, labels, speakers, ids, rows = _vectors()
+    fold = make_folds(rows)[0]
+    result = evaluate_utterance_classifier(x, labels, speakers, fold, ids=ids)
+    assert result["unweighted_accuracy"] >= 0.9 and result["weighted_accuracy"] >= 0.9
+    assert result["test_speaker"] == "S1F" and result["counts"]["test"] == {"utterances": 12}
+    assert [p["id"] for p in result["predictions"]] == ids[:12]
+    trials = result["selection"]
+    assert [t["C"] for t in trials] == [0.01, 0.1, 1.0, 10.0]
+    best = max(t["validation_ua"] for t in trials)
+    assert result["chosen_C"] == next(t["C"] for t in trials if t["validation_ua"] == best)
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+
+
+def test_the_choice_of_c_never_depends_on_the_test_speaker():
+    # Classes barely apart in many dimensions: the grid points score differently.
+    x, labels, speakers, ids, rows = _vectors(seed=0, dims=40, per_speaker=8, spread=0.3)
+    fold = make_folds(rows)[0]
+    test = np.array([s == fold.test_speaker for s in speakers])
+    settings = UtteranceSettings(grid=(0.001, 0.01, 1.0, 100.0))
+    first = evaluate_utterance_classifier(x, labels, speakers, fold, settings=settings)
+    changed_x = x.copy()
+    changed_x[test] = np.random.default_rng(3).standard_normal((test.sum(), x.shape[1])) * 50
+    changed_x[np.flatnonzero(test)[0], 0] = np.nan  # missing values: imputed from training
+    changed_labels = labels.copy()
+    changed_labels[test] = (labels[test] + 2) % 4
+    second = evaluate_utterance_classifier(changed_x, changed_labels, speakers, fold,
+                                           settings=settings)
+    assert second["chosen_C"] == first["chosen_C"]
+    assert second["selection"] == first["selection"]
+    assert second["predictions"] != first["predictions"]
+    assert len({t["validation_ua"] for t in first["selection"]}) > 1
+
+
+def test_an_empty_role_is_refused():
+    x, labels, speakers, ids, rows = _vectors(per_speaker=4)
+    fold = make_folds(rows)[0]
+    labels = labels.copy()
+    labels[[s == fold.validation_speaker for s in speakers]] = -1
+    with pytest.raises(ValueError, match="no labelled utterances for validation"):
+        evaluate_utterance_classifier(x, labels, speakers, fold)

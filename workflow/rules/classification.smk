@@ -1,0 +1,119 @@
+# Leave-one-session-out emotion classification (paper section 6, Table 2). The runs depend on
+# the corpus's speakers and sessions, so their inputs are known once the manifest exists
+# (`corpus` is a checkpoint).
+
+wildcard_constraints:
+    mlp_method="pretrained-mlp|mlp",
+    vector_method="egemaps|blstm",
+    fold="fold[0-9]+-[A-Za-z0-9_.-]+",
+
+
+rule egemaps:
+    """openSMILE eGeMAPS v02 functionals of every utterance (the off-the-shelf baseline)."""
+    input:
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        vectors=f"{RESULTS}/{{corpus}}/egemaps/functionals.npy",
+        ids=f"{RESULTS}/{{corpus}}/egemaps/functionals.tsv",
+        names=f"{RESULTS}/{{corpus}}/egemaps/feature_names.txt",
+    params:
+        policy=lambda wildcards: audio_policy(config),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/egemaps.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/egemaps.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/egemaps.py"
+
+
+rule fold_mlp:
+    """One run of a frame-level MLP (pretrained from the encoder, or from random weights)."""
+    input:
+        unpack(mlp_fold_inputs),
+    output:
+        result=f"{RESULTS}/{{corpus}}/folds/{{mlp_method}}/{{fold}}.json",
+    params:
+        method=lambda wildcards: wildcards.mlp_method,
+        context=lambda wildcards: classification_encoder().context,
+        hidden=lambda wildcards: model_widths(config, str(classification_encoder()))[1:],
+        settings=lambda wildcards: mlp_settings(config),
+        pretraining=config["classification"]["pretraining"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds/{{mlp_method}}_{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{mlp_method}}_{{fold}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/fold_mlp.py"
+
+
+rule fold_vectors:
+    """One run of the softmax on utterance vectors (eGeMAPS functionals or BLSTM vectors)."""
+    input:
+        unpack(vector_fold_inputs),
+    output:
+        result=f"{RESULTS}/{{corpus}}/folds/{{vector_method}}/{{fold}}.json",
+    params:
+        method=lambda wildcards: wildcards.vector_method,
+        settings=lambda wildcards: {**config["classification"]["utterance"],
+                                    "seed": config["classification"]["seed"]},
+        pretraining=lambda wildcards: (
+            "none" if wildcards.vector_method == "egemaps"
+            else config["classification"]["pretraining"]
+        ),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds/{{vector_method}}_{{fold}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/fold_vectors.py"
+
+
+rule table2:
+    """Table 2: every method's runs as mean +- std, beside the paper's; confusion figures."""
+    input:
+        unpack(table2_inputs),
+    output:
+        tsv=report(
+            f"{RESULTS}/{{corpus}}/tables/table2.tsv",
+            caption="../report/table2.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/{{corpus}}/tables/table2.md",
+        confusions=[
+            report(
+                f"{RESULTS}/{{corpus}}/figures/confusion_{method}.png",
+                caption="../report/confusion.rst",
+                category="Classification",
+            )
+            for method in config["classification"]["methods"]
+        ],
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        methods=config["classification"]["methods"],
+        titles=lambda wildcards: method_titles(),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/table2.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/table2.py"

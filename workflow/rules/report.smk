@@ -1,0 +1,37 @@
+# The run report (results/{corpus}/report.md); `snakemake --report report.html` builds the
+# HTML report from the outputs flagged with report() and the captions in workflow/report/.
+
+
+rule report:
+    """report.md: corpus, sizes, settings, versions, wall times, tables, figures, rejections."""
+    input:
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+        summary=f"{RESULTS}/{{corpus}}/corpus_summary.txt",
+        rejected=f"{RESULTS}/{{corpus}}/rejected.tsv",
+        table1=f"{RESULTS}/{{corpus}}/tables/table1.md",
+        table2=f"{RESULTS}/{{corpus}}/tables/table2.md",
+        separation=f"{RESULTS}/{{corpus}}/tables/separation.md",
+        figures=report_figures,
+    output:
+        report=report(
+            f"{RESULTS}/{{corpus}}/report.md",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        settings=lambda wildcards: {
+            key: config[key]
+            for key in ("features", "autoencoders", "validation", "representations",
+                        "classification", "audio")
+        } | {"corpus": config["corpora"][wildcards.corpus]},
+    log:
+        f"{RESULTS}/{{corpus}}/logs/report.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/report.py"

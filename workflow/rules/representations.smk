@@ -1,0 +1,123 @@
+# Utterance representations and pictures (paper sections 5.1-5.2, Figures 1 and 2).
+
+wildcard_constraints:
+    level="frames|utterances",
+
+
+rule blstm_ae:
+    """The BLSTM autoencoder over each utterance's codes; one vector per utterance."""
+    input:
+        codes=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.npy",
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
+            "index"
+        ],
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        vectors=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.npy",
+        ids=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.tsv",
+        params=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/blstm.npz",
+    params:
+        model=lambda wildcards: wildcards.model,
+        settings=config["representations"]["blstm"],
+        exclude_session=excluded_session,
+    log:
+        f"{RESULTS}/{{corpus}}/logs/blstm_{{model}}{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/blstm_{{model}}{{without}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/blstm_ae.py"
+
+
+rule tsne:
+    """t-SNE of one configuration's frame codes or utterance vectors, three panels."""
+    input:
+        unpack(points_of),
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        embedding=f"{RESULTS}/{{corpus}}/figures/tsne/{{level}}_{{model}}.npz",
+        png=f"{RESULTS}/{{corpus}}/figures/{{level}}_{{model}}.png",
+        pdf=f"{RESULTS}/{{corpus}}/figures/{{level}}_{{model}}.pdf",
+    params:
+        level=lambda wildcards: wildcards.level,
+        title=lambda wildcards: f"{model_title(wildcards.model)}, {wildcards.level}",
+        max_points=lambda wildcards: config["representations"]["tsne"][wildcards.level],
+        tsne=config["representations"]["tsne"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/tsne_{{level}}_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/tsne_{{level}}_{{model}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/tsne.py"
+
+
+rule figure:
+    """Figure 1 (frames) or 2 (utterances): the paper's 3x3 grid of t-SNE panels."""
+    input:
+        embeddings=lambda wildcards: [
+            f"{RESULTS}/{wildcards.corpus}/figures/tsne/{LEVEL_OF_FIGURE[wildcards.number]}_{m}.npz"
+            for m in config["representations"]["models"]
+        ],
+    output:
+        png=report(
+            f"{RESULTS}/{{corpus}}/figures/figure{{number}}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+        ),
+        pdf=f"{RESULTS}/{{corpus}}/figures/figure{{number}}.pdf",
+    wildcard_constraints:
+        number="1|2",
+    params:
+        models=config["representations"]["models"],
+        title=lambda wildcards: FIGURE_TITLES[wildcards.number].format(corpus=wildcards.corpus),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/figure{{number}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule separation:
+    """How well each pictured representation separates emotions and tracks activation and
+    valence, in numbers (speaker-independent)."""
+    input:
+        unpack(separation_inputs),
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        tsv=report(
+            f"{RESULTS}/{{corpus}}/tables/separation.tsv",
+            caption="../report/separation.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/{{corpus}}/tables/separation.md",
+    params:
+        sources=separation_sources,
+        settings=config["representations"]["separation"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/separation.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/separation.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/separation.py"

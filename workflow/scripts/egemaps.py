@@ -1,0 +1,18 @@
+"""Rule egemaps: openSMILE eGeMAPS functionals of every utterance."""
+
+import sys
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
+
+from affectrep.evaluation import egemaps_stage  # noqa: E402
+from affectrep.logs import setup_logging  # noqa: E402
+
+logger = setup_logging(snakemake.log[0])
+egemaps_stage(
+    snakemake.input.manifest,
+    snakemake.output.vectors,
+    snakemake.output.ids,
+    snakemake.output.names,
+    snakemake.params.policy,
+    logger,
+)
