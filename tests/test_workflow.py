@@ -29,6 +29,16 @@ TINY = {
         "momentum": 0.9,
     },
     "validation": {"n_held_out": 2, "max_train_frames": 20000},
+    "representations": {
+        "models": ["tied-fft128-c5", "deep-logmel40-c5"],
+        "blstm": {"epochs": 2, "batch_size": 4, "optimizer": "adam", "learning_rate": 1.0e-3},
+        "tsne": {"frames": 300, "utterances": 40},
+        "separation": {"max_points": 2000},
+    },
+    "classification": {
+        "mlp": {"max_epochs": 2, "patience": 1, "batch_size": 100, "max_train_frames": 3000},
+        "utterance": {"c_grid": [0.1, 1.0]},
+    },
 }
 
 
@@ -92,6 +102,49 @@ def test_models_codes_and_table1(tiny_run):
 
 
 @pytest.mark.workflow
+def test_blstm_vectors_figures_and_separation(tiny_run):
+    results = tiny_run / "results" / "demo"
+    vectors = np.load(results / "utterances" / "tied-fft128-c5.npy")
+    assert vectors.shape == (48, 16) and np.all(np.isfinite(vectors))
+    ids = (results / "utterances" / "tied-fft128-c5.tsv").read_text().splitlines()
+    assert ids[0] == "id\tspeaker" and len(ids) == 49
+    for number in (1, 2):
+        for suffix in ("png", "pdf"):
+            assert (results / "figures" / f"figure{number}.{suffix}").stat().st_size > 10_000
+    assert (results / "figures" / "frames_deep-logmel40-c5.png").exists()
+    separation = (results / "tables" / "separation.tsv").read_text().splitlines()
+    assert separation[0].split("\t")[:3] == ["level", "model", "n_points"]
+    assert [line.split("\t")[:2] for line in separation[1:]] == [
+        ["frames", "tied-fft128-c5"], ["frames", "deep-logmel40-c5"],
+        ["utterances", "tied-fft128-c5"], ["utterances", "deep-logmel40-c5"]]
+
+
+@pytest.mark.workflow
+def test_folds_table2_and_report(tiny_run):
+    results = tiny_run / "results" / "demo"
+    speakers = {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"}
+    for method in ("pretrained-mlp", "mlp", "egemaps", "blstm"):
+        runs = [json.loads(p.read_text()) for p in (results / "folds" / method).glob("*.json")]
+        assert {run["test_speaker"] for run in runs} == speakers
+        for run in runs:
+            assert run["validation_speaker"] != run["test_speaker"]
+            assert run["validation_speaker"][:5] == run["test_speaker"][:5]
+            assert not {run["test_speaker"], run["validation_speaker"]} & set(
+                run["train_speakers"])
+            assert 0.0 <= run["unweighted_accuracy"] <= 1.0
+        assert (results / "figures" / f"confusion_{method}.png").exists()
+    table = (results / "tables" / "table2.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in table[1:]] == [
+        "Happy", "Angry", "Sad", "Neutral", "WA", "UA"]
+    assert "Pretrained MLP (TIED-128-5)" in table[0] and "paper IEMOCAP: TIED-128-5" in table[0]
+    report = (results / "report.md").read_text()
+    for heading in ("## Table 1", "## Table 2", "## Separation", "## Wall time per stage",
+                    "## Rejected files", "## Software"):
+        assert heading in report
+    assert "figures/figure1.png" in report
+
+
+@pytest.mark.workflow
 def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
     dry = snakemake(tiny_run, "-n", "all")
     assert dry.returncode == 0
@@ -99,6 +152,21 @@ def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
     target = "results/demo/validation/softmax-logmel40-c1.json"
     forced = snakemake(tiny_run, "--forcerun", "validate_baseline", target)
     assert forced.returncode == 0, forced.stderr[-3000:]
+
+
+@pytest.mark.workflow
+def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_run):
+    strict = {**TINY, "classification": {**TINY["classification"], "pretraining": "train"}}
+    target = "results/demo/folds/pretrained-mlp/fold2-Ses02M.json"
+    process = snakemake(tiny_run, "--forcerun", "fold_mlp", target, config=strict)
+    assert process.returncode == 0, process.stderr[-3000:]
+    encoder = tiny_run / "results" / "demo" / "models-without-Ses02" / "tied-fft128-c5"
+    meta = json.loads(str(np.load(encoder / "encoder.npz")["meta"]))
+    layer1 = json.loads(str(np.load(encoder / "layer1.npz")["meta"]))
+    assert layer1["excluded_session"] == "Ses02"
+    assert meta["excluded_session"] == "Ses02"
+    result = json.loads((tiny_run / target).read_text())
+    assert result["pretraining"] == "train"
 
 
 @pytest.mark.workflow

@@ -172,14 +172,18 @@ def table2_stage(
     rows = aggregate({titles[m]: runs for m, runs in loaded.items()})
     first = next(iter(loaded.values()))
     speakers = sorted({run["test_speaker"] for run in first})
-    policies = sorted({run.get("pretraining", "all") for runs in loaded.values() for run in runs})
+    policies = {titles[m]: sorted({run.get("pretraining", "all") for run in runs})
+                for m, runs in loaded.items()}
     seeds = sorted({str(run["settings"].get("seed", "")) for runs in loaded.values()
                     for run in runs if isinstance(run.get("settings"), dict)})
     header = [
         f"Corpus `{corpus}`; {len(first)} runs per method (leave-one-session-out, "
         f"{len({run['session'] for run in first})} sessions, each speaker tested once with "
         f"its session partner validating): test speakers {', '.join(speakers)}.",
-        f"Unsupervised pretraining data: {', '.join(policies)}; seeds {', '.join(seeds)}.",
+        "Unsupervised pretraining data (all = every utterance, labels unused; train = the "
+        "fold's training sessions only): "
+        + "; ".join(f"{title} {'/'.join(p)}" for title, p in policies.items()) + f". Seeds "
+        f"{', '.join(seeds)}.",
     ]
     write_table2(rows, tsv, markdown, header)
     for method, runs in loaded.items():

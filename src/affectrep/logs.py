@@ -19,6 +19,8 @@ def setup_logging(log_file: str | Path | None, name: str = "affectrep") -> loggi
         handlers=handlers,
         force=True,
     )
+    # JAX reports at INFO that it found no TPU on every start; that is not news to anyone.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
     logger = logging.getLogger(name)
 
     def log_uncaught(kind, error, trace):

@@ -99,6 +99,8 @@ rule encode:
         model=lambda wildcards: wildcards.model,
     log:
         f"{RESULTS}/{{corpus}}/logs/encode_{{model}}{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}{{without}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -74,6 +74,8 @@ rule fold_vectors:
         ),
     log:
         f"{RESULTS}/{{corpus}}/logs/folds/{{vector_method}}_{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{vector_method}}_{{fold}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,

@@ -6,6 +6,8 @@ rule demo_corpus:
         demo=lambda wildcards: corpus_settings(wildcards)["demo"],
     log:
         f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/demo_corpus.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -31,6 +33,8 @@ checkpoint corpus:
         strict=config["audio"]["strict"],
     log:
         f"{RESULTS}/{{corpus}}/logs/corpus.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/corpus.tsv"
     threads: 1
     resources:
         mem_mb=1000,

@@ -83,6 +83,8 @@ rule figure:
         title=lambda wildcards: FIGURE_TITLES[wildcards.number].format(corpus=wildcards.corpus),
     log:
         f"{RESULTS}/{{corpus}}/logs/figure{{number}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/figure{{number}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,

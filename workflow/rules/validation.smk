@@ -14,6 +14,8 @@ rule validate:
         validation=config["validation"],
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/validate_{{model}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -38,6 +40,8 @@ rule validate_baseline:
         validation=config["validation"],
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_softmax-{{spec}}-c1.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/validate_softmax-{{spec}}-c1.tsv"
     threads: 1
     resources:
         mem_mb=4000,
