@@ -82,7 +82,7 @@ def test_manifest_and_features(tiny_run):
 def test_models_codes_and_table1(tiny_run):
     results = tiny_run / "results" / "demo"
     assert sorted(p.name for p in (results / "models" / "tied-fft128-c5").iterdir()) == [
-        "encoder.npz", "layer1.npz", "layer2.npz"]
+        "blstm.npz", "encoder.npz", "layer1.npz", "layer2.npz"]
     codes = np.load(results / "codes" / "tied-fft128-c5.npy")
     _, index = load_frames(results / "features" / "fft128")
     assert codes.shape == (index.n_frames, 16)
