@@ -185,6 +185,27 @@ def _normalise_into(
     del raw
 
 
+def without_speakers(
+    frames: np.ndarray, index: FeatureIndex, speakers: set[str]
+) -> tuple[np.ndarray, FeatureIndex]:
+    """A copy of the frames (or codes) of every utterance whose speaker is not in `speakers`,
+    with its own index: strict per-fold pretraining must never see a held-out speaker."""
+    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in speakers]
+    if not keep:
+        raise ValueError(f"leaving out speakers {sorted(speakers)} leaves no utterances")
+    lengths = index.lengths[keep]
+    subset = FeatureIndex(
+        ids=[index.ids[i] for i in keep],
+        speakers=[index.speakers[i] for i in keep],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+    )
+    rows = np.concatenate(
+        [np.arange(index.offsets[i], index.offsets[i] + index.lengths[i]) for i in keep]
+    )
+    return np.asarray(frames[rows]), subset
+
+
 def load_frames(feature_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, FeatureIndex]:
     """The normalised frames (memory-mapped by default) and their index."""
     directory = Path(feature_dir)

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
+import yaml
+
 from affectrep.atomic import atomic_path
 from affectrep.manifest import read_manifest
 
@@ -34,24 +36,28 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def stage_of(benchmark: Path, root: Path) -> str:
-    """`pretrain_tied-fft128-c5_layer1.tsv` -> `pretrain`; `folds/mlp_fold1-x.tsv` ->
-    `folds mlp`."""
+def stage_of(benchmark: Path, root: Path, rules: Sequence[str] = ()) -> str:
+    """The stage a benchmark file belongs to: the longest rule name its name starts with
+    (`demo_corpus.tsv` -> `demo_corpus`, `pretrain_layer_tied-fft128-c5_layer1.tsv` ->
+    `pretrain_layer`), else the part before the first `_`; a sub-folder is kept as a prefix
+    (`folds/mlp_fold1-x.tsv` -> `folds mlp`)."""
     relative = benchmark.relative_to(root).with_suffix("")
     name = relative.name
+    matching = [rule for rule in rules if name == rule or name.startswith(f"{rule}_")]
+    stage = max(matching, key=len) if matching else name.split("_", 1)[0]
     if relative.parent != Path("."):
-        return f"{relative.parent.as_posix()} {name.split('_', 1)[0]}"
-    return name.split("_", 1)[0]
+        return f"{relative.parent.as_posix()} {stage}"
+    return stage
 
 
-def wall_times(benchmarks: Path) -> list[dict[str, str]]:
+def wall_times(benchmarks: Path, rules: Sequence[str] = ()) -> list[dict[str, str]]:
     """Jobs, summed and longest wall time per stage, from Snakemake's benchmark files."""
     seconds: dict[str, list[float]] = defaultdict(list)
     for path in sorted(benchmarks.rglob("*.tsv")):
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         if rows and "s" in rows[-1]:
-            seconds[stage_of(path, benchmarks)].append(float(rows[-1]["s"]))
+            seconds[stage_of(path, benchmarks, rules)].append(float(rows[-1]["s"]))
     return [
         {"stage": stage, "jobs": str(len(values)), "total_s": f"{sum(values):.1f}",
          "longest_s": f"{max(values):.1f}"}
@@ -92,6 +98,7 @@ def build_report(
     benchmarks: Path,
     settings: Mapping,
     output: Path,
+    rules: Sequence[str] = (),
 ) -> str:
     """Write `output` (Markdown) and return its text. `tables`: title -> a table's .md file;
     figure paths are linked relative to the report."""
@@ -117,12 +124,15 @@ def build_report(
         parts += ["", f"## {title}", "", _body(path)]
     parts += ["", "## Figures", ""]
     parts += [f"- [{path.name}]({path.relative_to(here).as_posix()})" for path in figures]
+    times = wall_times(benchmarks, rules)
+    total = sum(float(row["total_s"]) for row in times)
     parts += ["", "## Wall time per stage", "",
-              "From the rules' benchmark files (seconds; jobs of a stage may run in parallel).",
-              "", _markdown(wall_times(benchmarks))]
+              f"From the rules' benchmark files: {total:.0f} s of jobs in all (jobs run in "
+              "parallel, so the run itself took less).", "", _markdown(times)]
     parts += ["", "## Rejected files", "", _markdown(rejections)]
     parts += ["", "## Settings", "", "The configuration this run used (after defaults):", "",
-              "```json", json.dumps(settings, indent=1, sort_keys=True, default=str), "```"]
+              "```yaml", yaml.safe_dump(json.loads(json.dumps(settings, default=str)),
+                                        default_flow_style=None, width=96).strip(), "```"]
     parts += ["", "## Software", "",
               _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
               ""]

@@ -18,7 +18,7 @@ import numpy as np
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
 from affectrep.evaluation import read_vectors, write_ids
-from affectrep.featureset import FeatureIndex, read_index
+from affectrep.featureset import FeatureIndex, read_index, without_speakers
 from affectrep.manifest import Utterance, read_manifest
 
 
@@ -111,15 +111,9 @@ def blstm_stage(
     train_codes, train_index = np.asarray(codes), index
     if exclude_session is not None:
         held = {row.speaker for row in rows if row.session == exclude_session}
-        keep = [i for i, speaker in enumerate(index.speakers) if speaker not in held]
-        lengths = index.lengths[keep]
-        train_index = FeatureIndex([index.ids[i] for i in keep],
-                                   [index.speakers[i] for i in keep],
-                                   np.cumsum(lengths) - lengths, lengths)
-        train_codes = np.concatenate([codes[index.offsets[i]: index.offsets[i] + index.lengths[i]]
-                                      for i in keep])
+        train_codes, train_index = without_speakers(codes, index, held)
         logger.info("BLSTM: session %s left out of training (%d of %d utterances kept)",
-                    exclude_session, len(keep), len(index))
+                    exclude_session, len(train_index), len(index))
     checkpoint = Path(params_out).with_name(Path(params_out).stem + ".checkpoint.npz")
     params, history = train_blstm(train_codes, train_index, blstm_settings,
                                   checkpoint=checkpoint, logger=logger,

@@ -23,7 +23,7 @@ from affectrep.autoencoders import (
     train_stacked_layer,
 )
 from affectrep.dae import deep_from_stack
-from affectrep.featureset import FeatureIndex, load_frames
+from affectrep.featureset import FeatureIndex, load_frames, without_speakers
 from affectrep.manifest import read_manifest
 from affectrep.pytree_io import load_tree, save_tree
 from affectrep.training import TrainSettings
@@ -45,19 +45,7 @@ def training_frames(
     held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
     if not held:
         raise ValueError(f"session {exclude_session!r} is not in {manifest}")
-    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in held]
-    if not keep:
-        raise ValueError(f"leaving out session {exclude_session!r} leaves no frames")
-    lengths = index.lengths[keep]
-    subset = FeatureIndex(
-        ids=[index.ids[i] for i in keep],
-        speakers=[index.speakers[i] for i in keep],
-        offsets=np.cumsum(lengths) - lengths,
-        lengths=lengths,
-    )
-    rows = np.concatenate([np.arange(index.offsets[i], index.offsets[i] + index.lengths[i])
-                           for i in keep])
-    return np.asarray(frames[rows]), subset
+    return without_speakers(frames, index, held)
 
 
 def _checkpoint_of(output: Path) -> Path:

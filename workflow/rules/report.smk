@@ -20,6 +20,7 @@ rule report:
         ),
     params:
         corpus=lambda wildcards: wildcards.corpus,
+        rules=[rule.name for rule in workflow.rules],
         settings=lambda wildcards: {
             key: config[key]
             for key in ("features", "autoencoders", "validation", "representations",

@@ -24,5 +24,6 @@ build_report(
     benchmarks=output.parent / "benchmarks",
     settings=snakemake.params.settings,
     output=output,
+    rules=snakemake.params.rules,
 )
 logger.info("wrote %s", output)
