@@ -172,14 +172,15 @@ def encode_frames(
     data = TrainingData.from_features(frames, index)
     layers = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in encoder]
 
-    @jax.jit
-    def code(rows):
-        return _inputs((data.frames, data.starts, data.ends, layers), rows, context)
+    # The arrays are arguments, not closed-over constants: XLA would otherwise fold the whole
+    # frame array into the compiled program (slow to compile, and a second copy in memory).
+    code = jax.jit(_inputs, static_argnums=2)
+    packed = (data.frames, data.starts, data.ends, layers)
 
     n = data.n_frames
     out = np.empty((n, int(layers[-1]["W"].shape[1])), dtype=np.float32)
     for first in range(0, n, chunk):
         rows = np.arange(first, first + chunk, dtype=np.int32)
-        codes = np.asarray(code(jnp.asarray(np.minimum(rows, n - 1))))
+        codes = np.asarray(code(packed, jnp.asarray(np.minimum(rows, n - 1)), context))
         out[first : first + chunk] = codes[: min(chunk, n - first)]
     return out
