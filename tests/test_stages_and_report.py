@@ -108,7 +108,7 @@ def test_wall_times_group_benchmarks_by_stage(tmp_path):
     (bench / "folds").mkdir(parents=True)
     header = "s\th:m:s\tmax_rss\n"
     (bench / "pretrain_layer_tied-fft128-c5_layer1.tsv").write_text(header + "10.0\t0:00:10\t5\n")
-    (bench / "pretrain_layer_tied-fft128-c5_layer2.tsv").write_text(header + "4.5\t0:00:04\t5\n")
+    (bench / "pretrain_layer_tied-fft128-c5_layer2.tsv").write_text(header + "4.5\t0:00:04\t3\n")
     (bench / "folds" / "mlp_fold1-a.tsv").write_text(header + "2.0\t0:00:02\t5\n")
     (bench / "demo_corpus.tsv").write_text(header + "1.0\t0:00:01\t5\n")
     assert stage_of(bench / "folds" / "mlp_fold1-a.tsv", bench) == "folds mlp"
@@ -116,7 +116,8 @@ def test_wall_times_group_benchmarks_by_stage(tmp_path):
     assert stage_of(bench / "demo_corpus.tsv", bench, rules) == "demo_corpus"
     times = {row["stage"]: row for row in wall_times(bench, rules)}
     assert times["pretrain_layer"] == {"stage": "pretrain_layer", "jobs": "2",
-                                       "total_s": "14.5", "longest_s": "10.0"}
+                                       "total_s": "14.5", "longest_s": "10.0",
+                                       "peak_rss_mb": "5"}
     assert times["demo_corpus"]["jobs"] == "1"
     assert times["folds mlp"]["jobs"] == "1"
 

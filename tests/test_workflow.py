@@ -138,8 +138,8 @@ def test_folds_table2_and_report(tiny_run):
         "Happy", "Angry", "Sad", "Neutral", "WA", "UA"]
     assert "Pretrained MLP (TIED-128-5)" in table[0] and "paper IEMOCAP: TIED-128-5" in table[0]
     report = (results / "report.md").read_text()
-    for heading in ("## Table 1", "## Table 2", "## Separation", "## Wall time per stage",
-                    "## Rejected files", "## Software"):
+    for heading in ("## Table 1", "## Table 2", "## Separation",
+                    "## Wall time and memory per stage", "## Rejected files", "## Software"):
         assert heading in report
     assert "figures/figure1.png" in report
 

@@ -51,16 +51,23 @@ def stage_of(benchmark: Path, root: Path, rules: Sequence[str] = ()) -> str:
 
 
 def wall_times(benchmarks: Path, rules: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Jobs, summed and longest wall time per stage, from Snakemake's benchmark files."""
+    """Jobs, summed and longest wall time, and the largest peak resident memory (MB) of one
+    job per stage, from Snakemake's benchmark files."""
     seconds: dict[str, list[float]] = defaultdict(list)
+    memory: dict[str, list[float]] = defaultdict(list)
     for path in sorted(benchmarks.rglob("*.tsv")):
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle, delimiter="\t"))
         if rows and "s" in rows[-1]:
-            seconds[stage_of(path, benchmarks, rules)].append(float(rows[-1]["s"]))
+            stage = stage_of(path, benchmarks, rules)
+            seconds[stage].append(float(rows[-1]["s"]))
+            rss = rows[-1].get("max_rss", "")
+            if rss not in ("", "-", "NA"):
+                memory[stage].append(float(rss))
     return [
         {"stage": stage, "jobs": str(len(values)), "total_s": f"{sum(values):.1f}",
-         "longest_s": f"{max(values):.1f}"}
+         "longest_s": f"{max(values):.1f}",
+         "peak_rss_mb": f"{max(memory[stage]):.0f}" if memory[stage] else ""}
         for stage, values in sorted(seconds.items())
     ]
 
@@ -126,7 +133,7 @@ def build_report(
     parts += [f"- [{path.name}]({path.relative_to(here).as_posix()})" for path in figures]
     times = wall_times(benchmarks, rules)
     total = sum(float(row["total_s"]) for row in times)
-    parts += ["", "## Wall time per stage", "",
+    parts += ["", "## Wall time and memory per stage", "",
               f"From the rules' benchmark files: {total:.0f} s of jobs in all (jobs run in "
               "parallel, so the run itself took less).", "", _markdown(times)]
     parts += ["", "## Rejected files", "", _markdown(rejections)]

@@ -84,7 +84,7 @@ rule figure:
     log:
         f"{RESULTS}/{{corpus}}/logs/figure{{number}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/figure{{number}}.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/figure_{{number}}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
