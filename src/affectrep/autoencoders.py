@@ -8,7 +8,6 @@ is DEEP-MEL-5. The same id is used in config keys, file names and tables.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,39 +19,8 @@ import numpy as np
 from affectrep import dae
 from affectrep.context import frame_bounds, gather_windows
 from affectrep.featureset import FeatureIndex
+from affectrep.model_id import ModelId  # noqa: F401 (re-exported: scripts import it from here)
 from affectrep.training import TrainResult, TrainSettings, train
-
-KINDS = ("tied", "untied", "deep")
-_MODEL_ID = re.compile(r"^(?P<kind>tied|untied|deep)-(?P<spec>[A-Za-z0-9]+)-c(?P<context>\d+)$")
-
-
-@dataclass(frozen=True)
-class ModelId:
-    kind: str
-    spec: str
-    context: int
-
-    @classmethod
-    def parse(cls, text: str) -> ModelId:
-        match = _MODEL_ID.match(text)
-        if match is None:
-            raise ValueError(
-                f"model id {text!r} is not <tied|untied|deep>-<spectrogram>-c<context>, "
-                "e.g. tied-fft128-c5"
-            )
-        return cls(match["kind"], match["spec"], int(match["context"]))
-
-    def __str__(self) -> str:
-        return f"{self.kind}-{self.spec}-c{self.context}"
-
-    @property
-    def input_key(self) -> str:
-        """The key of the hidden widths in config: spectrogram and context, `fft128-c5`."""
-        return f"{self.spec}-c{self.context}"
-
-    @property
-    def stacked(self) -> bool:
-        return self.kind in ("tied", "untied")
 
 
 def pyramid(n_in: int, n_layers: int) -> list[int]:

@@ -40,7 +40,12 @@ import optax
 from affectrep.featureset import FeatureIndex
 from affectrep.progress import Progress
 from affectrep.pytree_io import load_tree, save_tree
-from affectrep.training import TrainSettings, make_optimizer
+from affectrep.training import (
+    TrainSettings,
+    make_optimizer,
+    resume_checkpoint,
+    save_checkpoint,
+)
 
 Params = dict[str, dict[str, jax.Array]]
 POOLINGS = ("mean", "last")
@@ -344,7 +349,8 @@ def train_blstm(
     params = init_blstm(jax.random.PRNGKey(settings.seed), codes.shape[1], settings.hidden)
     opt_state = optimizer.init(params)
     fingerprint = settings.fingerprint(**data_fingerprint(codes, index))
-    params, opt_state, records = _resume(checkpoint, fingerprint, params, opt_state, logger,
+    params, opt_state, records = resume_checkpoint(checkpoint, fingerprint, params, opt_state,
+                                                   logger,
                                          label)
     start = len(records)
     last = settings.epochs if stop_after_epochs is None else min(
@@ -360,24 +366,8 @@ def train_blstm(
                                                epoch, logger, label)
         records.append(record)
         if checkpoint is not None:
-            save_tree(checkpoint,
-                      {"params": params, "opt_state": jax.tree_util.tree_leaves(opt_state)},
-                      {"fingerprint": fingerprint, "epoch": epoch + 1, "history": records})
+            save_checkpoint(checkpoint, fingerprint, params, opt_state, records)
     return params, BlstmHistory(records, start)
-
-
-def _resume(checkpoint, fingerprint, params, opt_state, logger, label):
-    if checkpoint is None or not Path(checkpoint).exists():
-        return params, opt_state, []
-    state, meta = load_tree(checkpoint)
-    if meta.get("fingerprint") != fingerprint:
-        logger.info("%s: ignoring %s (made with other settings or data)", label, checkpoint)
-        return params, opt_state, []
-    params = jax.tree_util.tree_map(jnp.asarray, state["params"])
-    leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
-    opt_state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(opt_state), leaves)
-    logger.info("%s: resuming after epoch %d from %s", label, meta["epoch"], checkpoint)
-    return params, opt_state, list(meta["history"])
 
 
 def _run_epoch(step, params, opt_state, data, index, settings, epoch, logger, label):

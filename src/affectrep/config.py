@@ -125,7 +125,8 @@ def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> P
 
 def model_widths(config: dict, model: str) -> list[int]:
     """[n_in, hidden_1, ..., bottleneck] of a model id (n_in = spectrogram dims x context)."""
-    from affectrep.autoencoders import ModelId, pyramid
+    from affectrep.autoencoders import pyramid
+    from affectrep.model_id import ModelId
 
     parsed = ModelId.parse(model)
     n_in = spectrogram_spec(config, parsed.spec).n_dims * parsed.context

@@ -13,7 +13,6 @@ separation; `affectrep.separation` gives the numbers that go with them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from matplotlib.lines import Line2D
 
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
+from affectrep.model_id import ModelId
 
 # The paper's figure captions: "Yellow - Sadness; Red - Neutral; Blue - Happiness; Green -
 # Angry". A dark yellow stays visible on white paper.
@@ -42,23 +42,13 @@ DPI = 150
 
 EmbeddingSet = tuple[np.ndarray, Sequence[str], Sequence[float | None], Sequence[float | None]]
 
-_MODEL_ID = re.compile(r"^(?P<kind>tied|untied|deep)-(?P<spec>[A-Za-z0-9]+)-c(?P<context>\d+)$")
-
-
 def model_title(model_id: str) -> str:
     """The paper's name of a configuration: `tied-fft128-c5` -> `TIED-128-5`,
     `deep-logmel40-c5` -> `DEEP-MEL-5`. Anything else is returned unchanged."""
-    match = _MODEL_ID.match(model_id)
-    if match is None:
+    try:
+        return ModelId.parse(model_id).title
+    except ValueError:
         return model_id
-    spec = match["spec"].lower()
-    if spec.startswith("fft"):
-        name = spec.removeprefix("fft")
-    elif "mel" in spec:
-        name = "MEL"
-    else:
-        name = spec.upper()
-    return f"{match['kind'].upper()}-{name}-{match['context']}"
 
 
 # --- points and embedding ------------------------------------------------------------------

@@ -20,6 +20,7 @@ import yaml
 
 from affectrep.atomic import atomic_path
 from affectrep.manifest import read_manifest
+from affectrep.tables import markdown_table
 
 PACKAGES = ("affectrep", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
             "soundfile", "matplotlib", "opentsne", "opensmile", "snakemake")
@@ -73,12 +74,7 @@ def wall_times(benchmarks: Path, rules: Sequence[str] = ()) -> list[dict[str, st
 
 
 def _markdown(rows: Sequence[Mapping[str, str]]) -> str:
-    if not rows:
-        return "(none)"
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    lines += ["| " + " | ".join(str(row[key]) for key in header) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table([dict(row) for row in rows]) if rows else "(none)"
 
 
 def _body(path: Path) -> str:

@@ -132,21 +132,10 @@ def train(
         raise ValueError(f"{label}: {n_examples} examples are fewer than one batch of {batch}")
     optimizer = make_optimizer(settings, steps_per_epoch * settings.epochs)
     opt_state = optimizer.init(params)
-    history: list[dict[str, float]] = []
-    start_epoch = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state, meta = load_tree(checkpoint)
-        if meta.get("fingerprint") == fingerprint:
-            params = jax.tree_util.tree_map(jnp.asarray, state["params"])
-            leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
-            opt_state = jax.tree_util.tree_unflatten(
-                jax.tree_util.tree_structure(opt_state), leaves
-            )
-            history = meta["history"]
-            start_epoch = meta["epoch"]
-            logger.info("%s: resuming after epoch %d from %s", label, start_epoch, checkpoint)
-        else:
-            logger.info("%s: ignoring %s (made with other settings)", label, checkpoint)
+    params, opt_state, history = resume_checkpoint(
+        checkpoint, fingerprint, params, opt_state, logger, label
+    )
+    start_epoch = len(history)
     run_chunk = make_chunk_runner(loss_fn, batch_fn, optimizer)
     base_key = jax.random.PRNGKey(settings.seed)
     last_epoch = settings.epochs if stop_after_epochs is None else min(
@@ -164,12 +153,43 @@ def train(
         )
         history.append(record)
         if checkpoint is not None:
-            save_tree(
-                checkpoint,
-                {"params": params, "opt_state": jax.tree_util.tree_leaves(opt_state)},
-                {"fingerprint": fingerprint, "epoch": epoch + 1, "history": history},
-            )
+            save_checkpoint(checkpoint, fingerprint, params, opt_state, history)
     return TrainResult(params, history, start_epoch)
+
+
+def save_checkpoint(
+    checkpoint: str | Path, fingerprint: str, params: Any, opt_state: Any, history: list[dict]
+) -> None:
+    """Parameters, optimiser state and the per-epoch records so far (one per epoch done)."""
+    save_tree(
+        checkpoint,
+        {"params": params, "opt_state": jax.tree_util.tree_leaves(opt_state)},
+        {"fingerprint": fingerprint, "epoch": len(history), "history": history},
+    )
+
+
+def resume_checkpoint(
+    checkpoint: str | Path | None,
+    fingerprint: str,
+    params: Any,
+    opt_state: Any,
+    logger: logging.Logger,
+    label: str,
+) -> tuple[Any, Any, list[dict]]:
+    """The state saved by `save_checkpoint` when it was made with the same `fingerprint`,
+    else the given initial state and an empty history (a checkpoint from other settings or
+    data is ignored, never half-used)."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return params, opt_state, []
+    state, meta = load_tree(checkpoint)
+    if meta.get("fingerprint") != fingerprint:
+        logger.info("%s: ignoring %s (made with other settings or data)", label, checkpoint)
+        return params, opt_state, []
+    params = jax.tree_util.tree_map(jnp.asarray, state["params"])
+    leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
+    opt_state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(opt_state), leaves)
+    logger.info("%s: resuming after epoch %d from %s", label, meta["epoch"], checkpoint)
+    return params, opt_state, list(meta["history"])
 
 
 def _run_epoch(run_chunk, params, opt_state, data, n_examples, settings, epoch, base_key,

@@ -107,7 +107,7 @@ def all_targets():
 
 
 def classification_encoder():
-    from affectrep.autoencoders import ModelId
+    from affectrep.model_id import ModelId
 
     return ModelId.parse(config["classification"]["encoder"])
 
