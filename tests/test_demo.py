@@ -28,7 +28,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def test_the_same_seed_writes_the_same_bytes(corpus, tmp_path):
     root, _ = corpus
     again = tmp_path / "again"
-    write_demo_corpus(again, TINY)
+    write_demo_corpus(again, TINY, workers=2)  # in parallel processes: still the same bytes
     assert _files(again) == _files(root)
     other = tmp_path / "other"
     write_demo_corpus(other, DemoSpec(seed=8, sessions=1, utterances_per_speaker=2))
@@ -107,3 +107,11 @@ def test_emotions_sound_different(tmp_path):
 def test_bad_spec_is_refused():
     with pytest.raises(ValueError, match="sessions must be 1..5"):
         DemoSpec(sessions=6)
+
+
+def test_a_corpus_is_sized_in_hours_or_in_utterances_not_both():
+    iemocap_size = DemoSpec.from_config({"seed": 0, "sessions": 5, "hours": 12})
+    assert iemocap_size.utterances_per_speaker == round(12 * 3600 / 2.7 / 10)
+    assert DemoSpec.from_config({"sessions": 2}).utterances_per_speaker == 40
+    with pytest.raises(ValueError, match="not both"):
+        DemoSpec.from_config({"hours": 1, "utterances_per_speaker": 5})

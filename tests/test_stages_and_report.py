@@ -6,13 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from affectrep.autoencoders import TrainingData
 from affectrep.emotions import CLASSES
 from affectrep.evaluation import fold_names, read_vectors, utterance_fold, write_ids
 from affectrep.featureset import FeatureIndex, write_index
 from affectrep.manifest import Utterance, write_manifest
 from affectrep.report import build_report, stage_of, wall_times
 from affectrep.representations import frame_points
-from affectrep.stages import training_frames
+from affectrep.stages import training_data, training_index
 
 
 def _manifest(sessions=3, per_speaker=12, seed=0):
@@ -45,7 +46,9 @@ def _features(tmp_path: Path, rows, dims=3):
 def test_strict_pretraining_leaves_out_every_frame_of_the_session(tmp_path):
     rows = _manifest()
     directory, frames, index = _features(tmp_path, rows)
-    kept, subset = training_frames(directory, tmp_path / "manifest.tsv", "Ses02")
+    subset = training_index(directory, tmp_path / "manifest.tsv", "Ses02")
+    data = TrainingData.from_file(directory / "frames.npy", subset, block_rows=4)
+    kept = np.asarray(data.frames)
     assert not {s for s in subset.speakers} & {"Ses02F", "Ses02M"}
     assert kept.shape == (subset.n_frames, 3)
     # Each kept utterance brings exactly its own frames, in order.
@@ -54,10 +57,11 @@ def test_strict_pretraining_leaves_out_every_frame_of_the_session(tmp_path):
         original = frames[index.offsets[source]: index.offsets[source] + index.lengths[source]]
         start = subset.offsets[position]
         np.testing.assert_array_equal(kept[start: start + subset.lengths[position]], original)
-    everything, full = training_frames(directory)
-    assert everything.shape == frames.shape and full.ids == index.ids
+    everything = training_data(directory)
+    np.testing.assert_array_equal(np.asarray(everything.frames), frames)
+    assert training_index(directory).ids == index.ids
     with pytest.raises(ValueError, match="Ses09"):
-        training_frames(directory, tmp_path / "manifest.tsv", "Ses09")
+        training_index(directory, tmp_path / "manifest.tsv", "Ses09")
 
 
 def test_frame_points_repeat_each_utterance_label_over_its_frames(tmp_path):

@@ -8,8 +8,9 @@ is DEEP-MEL-5. The same id is used in config keys, file names and tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -20,6 +21,7 @@ from affectrep import dae
 from affectrep.context import frame_bounds, gather_windows
 from affectrep.featureset import FeatureIndex
 from affectrep.model_id import ModelId  # noqa: F401 (re-exported: scripts import it from here)
+from affectrep.npyio import DEFAULT_BLOCK_ROWS, iter_row_blocks, npy_layout
 from affectrep.training import TrainResult, TrainSettings, train
 
 
@@ -46,9 +48,37 @@ class TrainingData:
         starts, ends = frame_bounds(index.offsets, index.lengths)
         return cls(jnp.asarray(frames), jnp.asarray(starts), jnp.asarray(ends))
 
+    @classmethod
+    def from_file(cls, frames_file: str | Path, index: FeatureIndex,
+                  block_rows: int = DEFAULT_BLOCK_ROWS) -> TrainingData:
+        """The frames of the utterances in `index` (a subset of the file's, with its own
+        offsets, or all of them), moved to the device block by block: the host holds one
+        block at a time, so peak memory is the device copy plus a block."""
+        source = read_index_segments(index)
+        shape, _, _ = npy_layout(frames_file)
+        frames = jnp.zeros((index.n_frames, shape[1]), jnp.float32)
+        row = 0
+        for block in iter_row_blocks(frames_file, source, block_rows):
+            frames = _put_rows(frames, jnp.asarray(block, jnp.float32), row)
+            row += block.shape[0]
+        starts, ends = frame_bounds(index.offsets, index.lengths)
+        return cls(frames, jnp.asarray(starts), jnp.asarray(ends))
+
     @property
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
+
+
+@partial(jax.jit, donate_argnums=0)
+def _put_rows(frames: jax.Array, block: jax.Array, row: int) -> jax.Array:
+    return jax.lax.dynamic_update_slice_in_dim(frames, block, row, axis=0)
+
+
+def read_index_segments(index: FeatureIndex) -> list[tuple[int, int]]:
+    """(offset in the file, length) of each utterance of `index`: `source_offsets` when the
+    index was narrowed to a subset (strict pretraining), else its own offsets."""
+    offsets = index.source_offsets if index.source_offsets is not None else index.offsets
+    return [(int(o), int(n)) for o, n in zip(offsets, index.lengths, strict=True)]
 
 
 def _inputs(data: tuple, rows: jax.Array, context: int) -> jax.Array:
@@ -138,6 +168,13 @@ def encode_frames(
 ) -> np.ndarray:
     """The bottleneck code of every frame (clean input): (n_frames, bottleneck) float32."""
     data = TrainingData.from_features(frames, index)
+    return np.concatenate(list(iter_codes(encoder, data, context, chunk)))
+
+
+def iter_codes(
+    encoder: Sequence[dict], data: TrainingData, context: int, chunk: int = 8192
+) -> Iterator[np.ndarray]:
+    """The codes of `data`'s frames in order, `chunk` frames at a time (float32 blocks)."""
     layers = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in encoder]
 
     # The arrays are arguments, not closed-over constants: XLA would otherwise fold the whole
@@ -146,9 +183,7 @@ def encode_frames(
     packed = (data.frames, data.starts, data.ends, layers)
 
     n = data.n_frames
-    out = np.empty((n, int(layers[-1]["W"].shape[1])), dtype=np.float32)
     for first in range(0, n, chunk):
         rows = np.arange(first, first + chunk, dtype=np.int32)
         codes = np.asarray(code(packed, jnp.asarray(np.minimum(rows, n - 1)), context))
-        out[first : first + chunk] = codes[: min(chunk, n - first)]
-    return out
+        yield codes[: min(chunk, n - first)].astype(np.float32)

@@ -26,7 +26,9 @@ valence, activation and dominance from 1 to 5, as in IEMOCAP.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,9 @@ from scipy.signal import butter, lfilter
 SAMPLE_RATE = 16_000
 _BLOCK = 80  # samples per control block (5 ms)
 _UTTERANCES_PER_DIALOG = 8  # per speaker
+# Mean utterance length of the generated speech (measured: 1,084.7 s over 400 utterances),
+# used to size a corpus in hours; IEMOCAP's is about 4.5 s over 10,039 turns (12.4 h).
+MEAN_UTTERANCE_S = 2.7
 
 # category -> (IEMOCAP abbreviation, IEMOCAP's name in C- lines, activation, valence, share)
 CATEGORIES: dict[str, tuple[str, str, float, float, float]] = {
@@ -83,6 +88,20 @@ class DemoSpec:
     utterances_per_speaker: int = 40
     sessions: int = 5
     sample_rate: int = SAMPLE_RATE
+
+    @classmethod
+    def from_config(cls, settings: dict) -> DemoSpec:
+        """From a `corpora.<name>.demo` config entry: `hours` (about that much audio) or
+        `utterances_per_speaker`, not both."""
+        settings = dict(settings)
+        hours = settings.pop("hours", None)
+        if hours is not None:
+            if "utterances_per_speaker" in settings:
+                raise ValueError("demo: give `hours` or `utterances_per_speaker`, not both")
+            speakers = 2 * settings.get("sessions", cls.sessions)
+            settings["utterances_per_speaker"] = max(
+                1, round(hours * 3600 / MEAN_UTTERANCE_S / speakers))
+        return cls(**settings)
 
     def __post_init__(self) -> None:
         if not 1 <= self.sessions <= 5:
@@ -336,43 +355,60 @@ def write_demo_corpus(
     root: str | Path,
     spec: DemoSpec = DemoSpec(),  # noqa: B008 - frozen dataclass, never mutated
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> DemoSummary:
-    """Write the corpus under `root`; the same spec always writes the same bytes."""
+    """Write the corpus under `root`; the same spec always writes the same bytes, whatever
+    the number of `workers` (processes, one dialog at a time each: every random draw depends
+    only on the seed, session, speaker and turn)."""
     root = Path(root)
     summary = DemoSummary()
     total = spec.sessions * 2 * spec.utterances_per_speaker
     n_dialogs = -(-spec.utterances_per_speaker // _UTTERANCES_PER_DIALOG)
-    for session in range(1, spec.sessions + 1):
-        speakers = {g: _speaker(spec, session, g) for g in "FM"}
-        label_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
-        label_dir.mkdir(parents=True, exist_ok=True)
-        for d, dialog in enumerate(_dialog_names(session, n_dialogs)):
-            wav_dir = root / f"Session{session}" / "sentences" / "wav" / dialog
-            wav_dir.mkdir(parents=True, exist_ok=True)
-            pool_rng = _rng(spec, session, 2, d)
-            annotators = [f"E{i}" for i in sorted(pool_rng.choice(np.arange(1, 6), 3, False))]
-            records = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
-            clock = pool_rng.uniform(2.0, 6.0)
-            first = d * _UTTERANCES_PER_DIALOG
-            last = min(first + _UTTERANCES_PER_DIALOG, spec.utterances_per_speaker)
-            for turn in range(first, last):
-                for g_index, gender in enumerate("FM"):
-                    rng = _rng(spec, session, 3 + g_index, turn)
-                    utterance = _draw_utterance(rng)
-                    audio = synthesise(rng, speakers[gender], utterance, spec.sample_rate)
-                    uid = f"{dialog}_{gender}{turn - first:03d}"
-                    sf.write(wav_dir / f"{uid}.wav", audio, spec.sample_rate, subtype="PCM_16")
-                    seconds = audio.shape[0] / spec.sample_rate
-                    labels, ratings = _annotate(rng, utterance)
-                    records += [_record(uid, clock, clock + seconds, labels, ratings,
-                                        annotators), ""]
-                    clock += seconds + rng.uniform(0.2, 1.5)
-                    summary.n_utterances += 1
-                    summary.total_seconds += seconds
-                    summary.counts[utterance.category] = (
-                        summary.counts.get(utterance.category, 0) + 1
-                    )
-                    if progress is not None:
-                        progress(summary.n_utterances, total)
-            (label_dir / f"{dialog}.txt").write_text("\n".join(records))
+    jobs = [(root, spec, session, d, dialog) for session in range(1, spec.sessions + 1)
+            for d, dialog in enumerate(_dialog_names(session, n_dialogs))]
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+            done = pool.map(_write_dialog, *zip(*jobs, strict=True))
+        else:
+            done = map(_write_dialog, *zip(*jobs, strict=True))
+        for part in done:
+            summary.n_utterances += part.n_utterances
+            summary.total_seconds += part.total_seconds
+            for category, count in part.counts.items():
+                summary.counts[category] = summary.counts.get(category, 0) + count
+            if progress is not None:
+                progress(summary.n_utterances, total)
+    return summary
+
+
+def _write_dialog(root: Path, spec: DemoSpec, session: int, d: int, dialog: str) -> DemoSummary:
+    """One dialog's wav files and its EmoEvaluation file."""
+    summary = DemoSummary()
+    speakers = {g: _speaker(spec, session, g) for g in "FM"}
+    label_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
+    label_dir.mkdir(parents=True, exist_ok=True)
+    wav_dir = root / f"Session{session}" / "sentences" / "wav" / dialog
+    wav_dir.mkdir(parents=True, exist_ok=True)
+    pool_rng = _rng(spec, session, 2, d)
+    annotators = [f"E{i}" for i in sorted(pool_rng.choice(np.arange(1, 6), 3, False))]
+    records = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+    clock = pool_rng.uniform(2.0, 6.0)
+    first = d * _UTTERANCES_PER_DIALOG
+    last = min(first + _UTTERANCES_PER_DIALOG, spec.utterances_per_speaker)
+    for turn in range(first, last):
+        for g_index, gender in enumerate("FM"):
+            rng = _rng(spec, session, 3 + g_index, turn)
+            utterance = _draw_utterance(rng)
+            audio = synthesise(rng, speakers[gender], utterance, spec.sample_rate)
+            uid = f"{dialog}_{gender}{turn - first:03d}"
+            sf.write(wav_dir / f"{uid}.wav", audio, spec.sample_rate, subtype="PCM_16")
+            seconds = audio.shape[0] / spec.sample_rate
+            labels, ratings = _annotate(rng, utterance)
+            records += [_record(uid, clock, clock + seconds, labels, ratings, annotators), ""]
+            clock += seconds + rng.uniform(0.2, 1.5)
+            summary.n_utterances += 1
+            summary.total_seconds += seconds
+            summary.counts[utterance.category] = summary.counts.get(utterance.category, 0) + 1
+    (label_dir / f"{dialog}.txt").write_text("\n".join(records))
     return summary

@@ -11,7 +11,9 @@ Layout of `results/{corpus}/features/{spec}/`:
 
 Extraction streams: one utterance in memory at a time, raw frames appended to a temporary
 file, statistics accumulated in float64, then a second pass normalises block by block into
-the final array. Peak memory does not grow with the corpus.
+the final array. Peak memory does not grow with the corpus (blocks go through file handles,
+not memory maps, whose touched pages would count in the stage's resident memory; see
+`affectrep.npyio`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from affectrep.atomic import atomic_path
 from affectrep.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.manifest import Utterance
+from affectrep.npyio import NpyRowWriter
 from affectrep.progress import Progress
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
 
@@ -45,6 +48,9 @@ class FeatureIndex:
     speakers: list[str]
     offsets: np.ndarray
     lengths: np.ndarray
+    # Where each utterance's frames are in the file this index was narrowed from (`excluding`);
+    # None when `offsets` are positions in the file itself.
+    source_offsets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -165,44 +171,46 @@ def _normalise_into(
 ) -> None:
     """Second pass: raw frames -> normalised `frames.npy`, block by block (bounded memory)."""
     n_frames = index.n_frames
-    raw = np.memmap(raw_path, dtype=np.float32, mode="r", shape=(n_frames, n_dims))
-    with atomic_path(target) as tmp:
-        frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                           shape=(n_frames, n_dims))
+    row_bytes = n_dims * 4
+    with open(raw_path, "rb") as raw, NpyRowWriter(target, (n_frames, n_dims)) as frames:
         if normalization == "speaker":
-            for speaker, offset, length in zip(index.speakers, index.offsets, index.lengths,
-                                               strict=True):
+            for speaker, length in zip(index.speakers, index.lengths, strict=True):
                 mean, std = per_speaker[speaker]
-                block = raw[offset : offset + length]
-                frames[offset : offset + length] = (block - mean) / std
+                block = np.frombuffer(raw.read(int(length) * row_bytes), np.float32)
+                frames.write((block.reshape(-1, n_dims) - mean) / std)
         else:
             mean, std = overall if normalization == "global" else (0.0, 1.0)
             for start in range(0, n_frames, _BLOCK_FRAMES):
-                block = raw[start : start + _BLOCK_FRAMES]
-                frames[start : start + _BLOCK_FRAMES] = (block - mean) / std
-        frames.flush()
-        del frames
-    del raw
+                rows = min(_BLOCK_FRAMES, n_frames - start)
+                block = np.frombuffer(raw.read(rows * row_bytes), np.float32)
+                frames.write((block.reshape(-1, n_dims) - mean) / std)
+
+
+def excluding(index: FeatureIndex, speakers: set[str]) -> FeatureIndex:
+    """The index of every utterance whose speaker is not in `speakers`, with offsets into the
+    narrowed (concatenated) frames and `source_offsets` into the original ones: strict
+    per-fold pretraining must never see a held-out speaker."""
+    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in speakers]
+    if not keep:
+        raise ValueError(f"leaving out speakers {sorted(speakers)} leaves no utterances")
+    lengths = index.lengths[keep]
+    return FeatureIndex(
+        ids=[index.ids[i] for i in keep],
+        speakers=[index.speakers[i] for i in keep],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+        source_offsets=index.offsets[keep],
+    )
 
 
 def without_speakers(
     frames: np.ndarray, index: FeatureIndex, speakers: set[str]
 ) -> tuple[np.ndarray, FeatureIndex]:
     """A copy of the frames (or codes) of every utterance whose speaker is not in `speakers`,
-    with its own index: strict per-fold pretraining must never see a held-out speaker."""
-    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in speakers]
-    if not keep:
-        raise ValueError(f"leaving out speakers {sorted(speakers)} leaves no utterances")
-    lengths = index.lengths[keep]
-    subset = FeatureIndex(
-        ids=[index.ids[i] for i in keep],
-        speakers=[index.speakers[i] for i in keep],
-        offsets=np.cumsum(lengths) - lengths,
-        lengths=lengths,
-    )
-    rows = np.concatenate(
-        [np.arange(index.offsets[i], index.offsets[i] + index.lengths[i]) for i in keep]
-    )
+    with its own index (see `excluding`)."""
+    subset = excluding(index, speakers)
+    rows = np.concatenate([np.arange(o, o + n) for o, n in
+                           zip(subset.source_offsets, subset.lengths, strict=True)])
     return np.asarray(frames[rows]), subset
 
 

@@ -18,34 +18,45 @@ import numpy as np
 from affectrep.autoencoders import (
     ModelId,
     TrainingData,
-    encode_frames,
+    iter_codes,
     train_deep,
     train_stacked_layer,
 )
 from affectrep.dae import deep_from_stack
-from affectrep.featureset import FeatureIndex, load_frames, without_speakers
+from affectrep.featureset import FeatureIndex, excluding, read_index
 from affectrep.manifest import read_manifest
+from affectrep.npyio import NpyRowWriter
 from affectrep.pytree_io import load_tree, save_tree
 from affectrep.training import TrainSettings
 
 
-def training_frames(
+def training_index(
     feature_dir: str | Path,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
-) -> tuple[np.ndarray, FeatureIndex]:
-    """The frames an autoencoder trains on: all of them (the paper: labels are never used),
-    or, for strict per-fold pretraining, all but those of one session's speakers, so that no
-    frame of a fold's held-out speakers shapes the encoder."""
-    frames, index = load_frames(feature_dir)
+) -> FeatureIndex:
+    """The utterances an autoencoder trains on: all of them (the paper: labels are never
+    used), or, for strict per-fold pretraining, all but those of one session's speakers, so
+    that no frame of a fold's held-out speakers shapes the encoder."""
+    index = read_index(Path(feature_dir) / "index.tsv")
     if exclude_session is None:
-        return np.asarray(frames), index
+        return index
     if manifest is None:
         raise ValueError("leaving a session out of pretraining needs the manifest")
     held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
     if not held:
         raise ValueError(f"session {exclude_session!r} is not in {manifest}")
-    return without_speakers(frames, index, held)
+    return excluding(index, held)
+
+
+def training_data(
+    feature_dir: str | Path,
+    manifest: str | Path | None = None,
+    exclude_session: str | None = None,
+) -> TrainingData:
+    """The frames of `training_index`, on the device (moved there block by block)."""
+    index = training_index(feature_dir, manifest, exclude_session)
+    return TrainingData.from_file(Path(feature_dir) / "frames.npy", index)
 
 
 def _checkpoint_of(output: Path) -> Path:
@@ -70,10 +81,9 @@ def pretrain_layer(
 ) -> dict:
     """Train layer len(lower_files)+1 of a greedy stack; widths = [n_in, hidden...]."""
     output = Path(output)
-    frames, index = training_frames(feature_dir, manifest, exclude_session)
     lower = [load_tree(path)[0] for path in lower_files]
     number = len(lower) + 1
-    data = TrainingData.from_features(frames, index)
+    data = training_data(feature_dir, manifest, exclude_session)
     result = train_stacked_layer(
         data, lower, widths[number], tied=model.kind == "tied", context=model.context,
         settings=settings, checkpoint=_checkpoint_of(output), logger=logger,
@@ -106,8 +116,7 @@ def finetune_stack(
     history: list[dict] = []
     encoder = [{"W": layer["W"], "b": layer["b"]} for layer in layers]
     if settings.epochs > 0:
-        frames, index = training_frames(feature_dir, manifest, exclude_session)
-        data = TrainingData.from_features(frames, index)
+        data = training_data(feature_dir, manifest, exclude_session)
         result = train_deep(
             data, widths, context=model.context, settings=settings, init=deep_from_stack(layers),
             checkpoint=_checkpoint_of(output), logger=logger, label=f"{model} fine-tuning",
@@ -135,8 +144,7 @@ def train_deep_encoder(
 ) -> dict:
     """A deep autoencoder trained jointly from random weights; its encoder is kept."""
     output = Path(output)
-    frames, index = training_frames(feature_dir, manifest, exclude_session)
-    data = TrainingData.from_features(frames, index)
+    data = training_data(feature_dir, manifest, exclude_session)
     result = train_deep(
         data, widths, context=model.context, settings=settings,
         checkpoint=_checkpoint_of(output), logger=logger, label=f"{model}",
@@ -151,13 +159,13 @@ def train_deep_encoder(
 
 
 def encode(feature_dir: str | Path, encoder_file: str | Path, output: str | Path,
-           model: ModelId) -> np.ndarray:
-    """Bottleneck codes of every frame, saved as float32 `.npy` in the features' order."""
-    from affectrep.atomic import atomic_path
-
-    frames, index = load_frames(feature_dir)
+           model: ModelId) -> tuple[int, int]:
+    """Bottleneck codes of every frame, written block by block as a float32 `.npy` in the
+    features' order (the host never holds all codes). Returns the codes' shape."""
+    data = training_data(feature_dir)
     tree, _ = load_tree(encoder_file)
-    codes = encode_frames(tree["encoder"], np.asarray(frames), index, model.context)
-    with atomic_path(output) as tmp:
-        np.save(tmp, codes)
-    return codes
+    shape = (data.n_frames, int(np.shape(tree["encoder"][-1]["W"])[1]))
+    with NpyRowWriter(output, shape) as out:
+        for block in iter_codes(tree["encoder"], data, model.context):
+            out.write(block)
+    return shape

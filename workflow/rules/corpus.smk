@@ -8,9 +8,9 @@ rule demo_corpus:
         f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/demo_corpus.tsv"
-    threads: 1
+    threads: 8
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wildcards, threads: 500 + 300 * threads,
         runtime=30,
     conda:
         "../../envs/workflow.yaml"

@@ -13,10 +13,10 @@ from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.stages import encode  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
-codes = encode(
+shape = encode(
     feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
     encoder_file=snakemake.input.encoder,
     output=snakemake.output.codes,
     model=ModelId.parse(snakemake.params.model),
 )
-logger.info("%s: codes of %d frames, %d dims", snakemake.params.model, *codes.shape)
+logger.info("%s: codes of %d frames, %d dims", snakemake.params.model, *shape)
