@@ -31,6 +31,7 @@ include: "workflow/rules/autoencoders.smk"
 include: "workflow/rules/validation.smk"
 include: "workflow/rules/representations.smk"
 include: "workflow/rules/classification.smk"
+include: "workflow/rules/use.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -106,3 +106,46 @@ def load_audio(path: str | Path, policy: AudioPolicy = DEFAULT_POLICY) -> np.nda
     if peak < policy.silence_peak:
         raise BadAudioError(path, "silent", f"peak {peak:.2e} < {policy.silence_peak:.0e}")
     return signal.astype(np.float32, copy=False)
+
+
+def audio_windows(
+    path: str | Path, window_s: float, policy: AudioPolicy = DEFAULT_POLICY
+) -> list[np.ndarray]:
+    """`path` as mono float32 at `policy.target_rate`, cut into windows of about `window_s`
+    seconds (equal parts, so that no window is much shorter than the others), each read,
+    mixed down and resampled on its own: memory stays at one window however long the file.
+    A file of at most `window_s` is one window, read exactly as `load_audio` reads it.
+    Raises `BadAudioError` as `load_audio` does.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadAudioError(path, "missing")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise BadAudioError(path, "not_audio", str(error)) from error
+    if info.frames == 0:
+        raise BadAudioError(path, "empty")
+    if info.frames <= window_s * info.samplerate:
+        return [load_audio(path, policy)]
+    duration = info.frames / info.samplerate
+    n_windows = max(1, round(duration / window_s))
+    bounds = np.linspace(0, info.frames, n_windows + 1).astype(np.int64)
+    windows = []
+    peak = 0.0
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+                handle.seek(int(start))
+                signal = handle.read(int(stop - start), dtype="float32", always_2d=False)
+                if not np.all(np.isfinite(signal)):
+                    raise BadAudioError(path, "non_finite",
+                                        f"{int(np.sum(~np.isfinite(signal)))} samples")
+                signal = resample(to_mono(signal), info.samplerate, policy.target_rate)
+                peak = max(peak, float(np.max(np.abs(signal))))
+                windows.append(signal.astype(np.float32, copy=False))
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise BadAudioError(path, "unreadable", str(error)) from error
+    if peak < policy.silence_peak:
+        raise BadAudioError(path, "silent", f"peak {peak:.2e} < {policy.silence_peak:.0e}")
+    return windows

@@ -65,8 +65,14 @@ def _check_references(config: dict) -> None:
                 f"config key corpora.{name}.reader: a demo corpus is written in IEMOCAP's "
                 f"layout, so its reader must be iemocap, not {settings['reader']!r}"
             )
+    for name in config["use"]["cross_corpus"]:
+        if name not in corpora:
+            raise ConfigError(
+                f"config key use.cross_corpus: {name!r} is not a corpus; defined are "
+                f"{sorted(corpora)}"
+            )
     spectrograms = config["features"]["spectrograms"]
-    for model in config["autoencoders"]["models"]:
+    for model in [*config["autoencoders"]["models"], *config["use"]["export"]]:
         spec = model.split("-")[1]
         if spec not in spectrograms:
             raise ConfigError(

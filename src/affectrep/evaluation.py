@@ -192,3 +192,18 @@ def table2_stage(
                        confusion_figures[method])
     logger.info("table 2:\n%s", Path(markdown).read_text())
     return rows
+
+
+def pooled_stage(codes_file: str | Path, index_file: str | Path, manifest: str | Path,
+                 vectors_out: str | Path, ids_out: str | Path) -> np.ndarray:
+    """Pooled codes (mean and std of each utterance's frame codes) of every utterance."""
+    from affectrep.featureset import read_index
+    from affectrep.heads import pool_codes
+
+    index = read_index(index_file)
+    pooled = pool_codes(np.load(codes_file, mmap_mode="r"), index)
+    with atomic_path(vectors_out) as tmp:
+        np.save(tmp, pooled)
+    by_id = {row.id: row for row in read_manifest(manifest)}
+    write_ids([by_id[uid] for uid in index.ids], ids_out)
+    return pooled

@@ -29,3 +29,8 @@ def setup_logging(log_file: str | Path | None, name: str = "affectrep") -> loggi
 
     sys.excepthook = log_uncaught
     return logger
+
+
+def quiet_jax() -> None:
+    """For command-line use: only warnings from JAX (no notices about missing TPUs)."""
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import platform
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -126,7 +127,8 @@ def build_report(
     for title, path in tables.items():
         parts += ["", f"## {title}", "", _body(path)]
     parts += ["", "## Figures", ""]
-    parts += [f"- [{path.name}]({path.relative_to(here).as_posix()})" for path in figures]
+    parts += [f"- [{path.name}]({Path(os.path.relpath(path, here)).as_posix()})"
+              for path in figures]
     times = wall_times(benchmarks, rules)
     total = sum(float(row["total_s"]) for row in times)
     parts += ["", "## Wall time and memory per stage", "",

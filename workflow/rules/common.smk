@@ -1,5 +1,7 @@
 """Config helpers and input functions shared by the stage files."""
 
+from types import SimpleNamespace
+
 from affectrep.config import (
     audio_policy,
     corpus_root,
@@ -47,6 +49,8 @@ def corpus_targets(corpus):
         f"{RESULTS}/{corpus}/tables/separation.md",
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
+        f"{RESULTS}/{corpus}/tables/dimensional.md",
+        *(f"{RESULTS}/{corpus}/export/{model}/bundle.json" for model in config["use"]["export"]),
         f"{RESULTS}/{corpus}/report.md",
     ]
 
@@ -100,7 +104,17 @@ def table1_inputs(wildcards):
 
 
 def all_targets():
-    return [target for corpus in config["run"] for target in corpus_targets(corpus)]
+    targets = [target for corpus in config["run"] for target in corpus_targets(corpus)]
+    if cross_corpora():
+        targets.append(f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.md")
+    return targets
+
+
+def cross_corpus_table(wildcards):
+    """The cross-corpus matrix when this corpus is one of its corpora."""
+    if wildcards.corpus not in cross_corpora():
+        return []
+    return [f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.md"]
 
 
 # --- classification (Table 2) -----------------------------------------------------------------
@@ -219,4 +233,69 @@ def report_figures(wildcards):
         f"{RESULTS}/{corpus}/figures/figure2.png",
         *(f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
           for m in config["classification"]["methods"]),
+        f"{RESULTS}/{corpus}/figures/dimensional.png",
+        *(f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
+          for _ in [0] if corpus in cross_corpora()),
     ]
+
+
+# --- use: dimensional affect, bundles, cross-corpus -------------------------------------------
+
+DIMENSIONAL_SOURCES = ("pooled", "blstm", "egemaps")
+
+
+def dimensional_titles():
+    from affectrep.figures import model_title
+
+    encoder = model_title(config["classification"]["encoder"])
+    return {"pooled": f"{encoder} codes, pooled (mean, std)",
+            "blstm": f"BLSTM on {encoder} codes", "egemaps": "eGeMAPS functionals"}
+
+
+def dimensional_sources(wildcards):
+    """source -> fold -> (vectors, ids) that fold's regression uses."""
+    from affectrep.evaluation import fold_names
+
+    corpus = wildcards.corpus
+    encoder = config["classification"]["encoder"]
+    out = {}
+    for source in DIMENSIONAL_SOURCES:
+        out[source] = {}
+        for fold in fold_names(manifest_of(corpus)):
+            if source == "egemaps":
+                stem = f"{RESULTS}/{corpus}/egemaps/functionals"
+            else:
+                folder = "pooled" if source == "pooled" else "utterances"
+                scope = scope_of(SimpleNamespace(corpus=corpus, fold=fold))
+                stem = f"{RESULTS}/{corpus}/{folder}{scope}/{encoder}"
+            out[source][fold] = (f"{stem}.npy", f"{stem}.tsv")
+    return out
+
+
+def dimensional_inputs(wildcards):
+    files = {path for per_fold in dimensional_sources(wildcards).values()
+             for pair in per_fold.values() for path in pair}
+    return {"manifest": manifest_of(wildcards.corpus), "vectors": sorted(files)}
+
+
+def cross_corpora():
+    return config["use"]["cross_corpus"] or list(config["run"])
+
+
+def cross_corpus_pooled(wildcards):
+    """[A, B, vectors, ids]: B's pooled codes under the encoder pretrained on A."""
+    pairs = []
+    for a in cross_corpora():
+        for b in cross_corpora():
+            stem = f"{RESULTS}/{b}/pooled{'' if a == b else f'-from-{a}'}/{wildcards.model}"
+            pairs.append([a, b, f"{stem}.npy", f"{stem}.tsv"])
+    return pairs
+
+
+def cross_corpus_manifests(wildcards):
+    return {corpus: str(manifest_of(corpus)) for corpus in cross_corpora()}
+
+
+def cross_corpus_inputs(wildcards):
+    files = [path for pair in cross_corpus_pooled(wildcards) for path in pair[2:]]
+    return {"vectors": files, "manifests": list(cross_corpus_manifests(wildcards).values())}

@@ -11,6 +11,10 @@ rule report:
         table1=f"{RESULTS}/{{corpus}}/tables/table1.md",
         table2=f"{RESULTS}/{{corpus}}/tables/table2.md",
         separation=f"{RESULTS}/{{corpus}}/tables/separation.md",
+        dimensional=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
+        cross_corpus=cross_corpus_table,
+        cards=lambda wildcards: [f"{RESULTS}/{wildcards.corpus}/export/{m}/MODEL_CARD.md"
+                                 for m in config["use"]["export"]],
         figures=report_figures,
     output:
         report=report(
@@ -24,7 +28,7 @@ rule report:
         settings=lambda wildcards: {
             key: config[key]
             for key in ("features", "autoencoders", "validation", "representations",
-                        "classification", "audio")
+                        "classification", "use", "audio")
         } | {"corpus": config["corpora"][wildcards.corpus]},
     log:
         f"{RESULTS}/{{corpus}}/logs/report.log",

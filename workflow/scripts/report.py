@@ -19,6 +19,11 @@ build_report(
         "Table 1: validation grid": Path(snakemake.input.table1),
         "Table 2: leave-one-session-out classification": Path(snakemake.input.table2),
         "Separation of affect in the representations": Path(snakemake.input.separation),
+        "Activation and valence": Path(snakemake.input.dimensional),
+        **({"Cross-corpus": Path(snakemake.input.cross_corpus[0])}
+           if snakemake.input.cross_corpus else {}),
+        **{f"Model bundle {Path(card).parent.name}": Path(card)
+           for card in snakemake.input.cards},
     },
     figures=[Path(p) for p in snakemake.input.figures],
     benchmarks=output.parent / "benchmarks",

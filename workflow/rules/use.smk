@@ -1,0 +1,172 @@
+# Beyond the paper: pooled codes, activation/valence regression, exported model bundles, and
+# the cross-corpus matrix. Their inputs depend on the corpus's folds (the `corpus` checkpoint).
+
+
+wildcard_constraints:
+    scope="(-without-[A-Za-z0-9_.-]+|-from-[A-Za-z0-9][A-Za-z0-9_-]*)?",
+    source="[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+rule encode_from:
+    """Codes of a corpus's frames under the encoder pretrained on another corpus."""
+    input:
+        unpack(model_features),
+        encoder=f"{RESULTS}/{{source}}/models/{{model}}/encoder.npz",
+    output:
+        codes=f"{RESULTS}/{{corpus}}/codes-from-{{source}}/{{model}}.npy",
+    params:
+        model=lambda wildcards: wildcards.model,
+    log:
+        f"{RESULTS}/{{corpus}}/logs/encode_{{model}}-from-{{source}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}-from-{{source}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/encode.py"
+
+
+rule pool_codes:
+    """Each utterance's mean and std of its frame codes (the exported heads' input)."""
+    input:
+        codes=f"{RESULTS}/{{corpus}}/codes{{scope}}/{{model}}.npy",
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
+            "index"
+        ],
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        vectors=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.npy",
+        ids=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.tsv",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/pool_{{model}}{{scope}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/pool_{{model}}{{scope}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/pool_codes.py"
+
+
+rule dimensional:
+    """Activation and valence regression (CCC, Pearson r) beside Table 2."""
+    input:
+        unpack(dimensional_inputs),
+    output:
+        tsv=report(
+            f"{RESULTS}/{{corpus}}/tables/dimensional.tsv",
+            caption="../report/dimensional.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
+        runs=f"{RESULTS}/{{corpus}}/tables/dimensional_runs.json",
+        figure=report(
+            f"{RESULTS}/{{corpus}}/figures/dimensional.png",
+            caption="../report/dimensional.rst",
+            category="Dimensional affect",
+        ),
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        sources=dimensional_sources,
+        titles=lambda wildcards: dimensional_titles(),
+        alphas=config["use"]["regression_alphas"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/dimensional.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/dimensional.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/dimensional.py"
+
+
+rule export:
+    """A self-contained model bundle: encoder, features, BLSTM, heads, config, model card."""
+    input:
+        encoder=f"{RESULTS}/{{corpus}}/models/{{model}}/encoder.npz",
+        blstm=f"{RESULTS}/{{corpus}}/models/{{model}}/blstm.npz",
+        stats=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
+            "stats"
+        ],
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
+            "index"
+        ],
+        pooled=f"{RESULTS}/{{corpus}}/pooled/{{model}}.npy",
+        ids=f"{RESULTS}/{{corpus}}/pooled/{{model}}.tsv",
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        bundle=f"{RESULTS}/{{corpus}}/export/{{model}}/bundle.json",
+        card=report(
+            f"{RESULTS}/{{corpus}}/export/{{model}}/MODEL_CARD.md",
+            caption="../report/export.rst",
+            category="Model bundles",
+        ),
+        files=[
+            f"{RESULTS}/{{corpus}}/export/{{model}}/{name}"
+            for name in ("encoder.npz", "blstm.npz", "features.npz", "heads.npz", "config.yaml")
+        ],
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        model=lambda wildcards: wildcards.model,
+        settings=lambda wildcards: {
+            key: config[key]
+            for key in ("features", "autoencoders", "representations", "classification", "use")
+        } | {"corpus": config["corpora"][wildcards.corpus]},
+        utterance=config["classification"]["utterance"],
+        seed=config["classification"]["seed"],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/export_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/export_{{model}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/export.py"
+
+
+rule cross_corpus:
+    """The train corpus x test corpus matrix of emotion recognition on shared classes."""
+    input:
+        unpack(cross_corpus_inputs),
+    output:
+        tsv=f"{RESULTS}/cross_corpus/{{model}}.tsv",
+        md=f"{RESULTS}/cross_corpus/{{model}}.md",
+        cells=f"{RESULTS}/cross_corpus/{{model}}.json",
+        figure=report(
+            f"{RESULTS}/cross_corpus/{{model}}.png",
+            caption="../report/cross_corpus.rst",
+            category="Cross-corpus",
+        ),
+    params:
+        corpora=cross_corpora(),
+        pooled=cross_corpus_pooled,
+        manifests=cross_corpus_manifests,
+        title=lambda wildcards: model_title(wildcards.model),
+        settings={**config["classification"]["utterance"], "seed": config["classification"]["seed"]},
+    log:
+        f"{RESULTS}/cross_corpus/logs/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/cross_corpus/benchmarks/{{model}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/cross_corpus.py"
