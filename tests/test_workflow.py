@@ -17,7 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "run": ["demo"],
     "corpora": {"demo": {"reader": "iemocap",
-                         "demo": {"seed": 3, "sessions": 3, "utterances_per_speaker": 8}}},
+                         "demo": {"seed": 3, "sessions": 3, "utterances_per_speaker": 8}},
+                # A second corpus only for the cross-corpus matrix (it is not in `run`).
+                "other": {"reader": "iemocap",
+                          "demo": {"seed": 4, "sessions": 2, "utterances_per_speaker": 8}}},
     "autoencoders": {
         "models": ["tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5"],
         "hidden": {"fft128-c5": [32, 16], "logmel40-c5": [40, 20]},
@@ -39,6 +42,7 @@ TINY = {
         "mlp": {"max_epochs": 2, "patience": 1, "batch_size": 100, "max_train_frames": 3000},
         "utterance": {"c_grid": [0.1, 1.0]},
     },
+    "use": {"cross_corpus": ["demo", "other"], "window_s": 2.0},
 }
 
 
@@ -142,6 +146,84 @@ def test_folds_table2_and_report(tiny_run):
                     "## Wall time and memory per stage", "## Rejected files", "## Software"):
         assert heading in report
     assert "figures/figure1.png" in report
+
+
+@pytest.mark.workflow
+def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_run):
+    from affectrep.bundle import Bundle
+
+    results = tiny_run / "results" / "demo"
+    bundle = Bundle.load(results / "export" / "tied-fft128-c5")
+    codes = np.load(results / "codes" / "tied-fft128-c5.npy")
+    pooled = np.load(results / "pooled" / "tied-fft128-c5.npy")
+    vectors = np.load(results / "utterances" / "tied-fft128-c5.npy")
+    _, index = load_frames(results / "features" / "fft128")
+    path_of = {row.id: row.path for row in read_manifest(results / "manifest.tsv")}
+    for position in (0, 17, 40):
+        path = path_of[index.ids[position]]
+        start, length = index.offsets[position], index.lengths[position]
+        # Windows longer than any utterance: each file is read whole, as the workflow reads it.
+        np.testing.assert_allclose(bundle.embed(path, "frames", window_s=60),
+                                   codes[start : start + length], atol=2e-5)
+        np.testing.assert_allclose(bundle.embed(path, "pooled", window_s=60), pooled[position],
+                                   atol=2e-5)
+        np.testing.assert_allclose(bundle.embed(path, "blstm", window_s=60), vectors[position],
+                                   atol=2e-5)
+    card = (results / "export" / "tied-fft128-c5" / "MODEL_CARD.md").read_text()
+    assert "trained on corpus demo" in card and "emotion UA %" in card
+    assert "activation CCC" in card
+
+
+@pytest.mark.workflow
+def test_the_cli_predicts_new_audio_and_names_the_files_it_cannot_read(tiny_run, tmp_path):
+    import soundfile as sf
+
+    bundle = tiny_run / "results" / "demo" / "export" / "tied-fft128-c5"
+    t = np.arange(int(44_100 * 5.3)) / 44_100  # 5.3 s, stereo, 44.1 kHz: not a corpus file
+    voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    sf.write(tmp_path / "new.wav", np.stack([voice, 0.5 * voice], axis=1), 44_100)
+    (tmp_path / "broken.wav").write_text("not audio")
+    command = [sys.executable, "-m", "affectrep.cli"]
+    process = subprocess.run(
+        [*command, "predict", str(bundle), str(tmp_path / "broken.wav"),
+         str(tmp_path / "new.wav"), "--out", str(tmp_path / "p.csv")],
+        capture_output=True, text=True, timeout=300)
+    assert process.returncode == 1  # one file failed, the other was still processed
+    assert "broken.wav: not_audio" in process.stderr
+    header, row = process.stdout.splitlines()
+    assert header.split("\t") == ["file", "emotion", "neutral", "anger", "sadness",
+                                   "happiness", "activation", "valence"]
+    values = row.split("\t")
+    assert values[0].endswith("new.wav")
+    assert sum(float(v) for v in values[2:6]) == pytest.approx(1.0, abs=1e-3)
+    assert np.isfinite(float(values[6])) and np.isfinite(float(values[7]))
+    # Windows of 2 s (the config's window_s is only the CLI default; here the option).
+    process = subprocess.run(
+        [*command, "embed", str(bundle), str(tmp_path / "new.wav"), "--level", "frames",
+         "--window-s", "2", "--out", str(tmp_path / "f.npz")],
+        capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    frames = np.load(tmp_path / "f.npz")
+    (name,) = frames.files
+    assert frames[name].shape[1] == 16 and 520 <= frames[name].shape[0] <= 530
+
+
+@pytest.mark.workflow
+def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
+    results = tiny_run / "results"
+    dimensional = (results / "demo" / "tables" / "dimensional.tsv").read_text().splitlines()
+    assert dimensional[0].split("\t") == ["representation", "activation CCC", "activation r",
+                                          "valence CCC", "valence r", "runs"]
+    assert len(dimensional) == 4 and all(line.endswith("\t6") for line in dimensional[1:])
+    cells = json.loads((results / "cross_corpus" / "tied-fft128-c5.json").read_text())["cells"]
+    assert {(c["train"], c["test"]) for c in cells} == {
+        (a, b) for a in ("demo", "other") for b in ("demo", "other")}
+    assert all(0.0 <= c["unweighted_accuracy"] <= 1.0 for c in cells)
+    assert (results / "other" / "codes-from-demo" / "tied-fft128-c5.npy").exists()
+    report = (results / "demo" / "report.md").read_text()
+    for heading in ("## Activation and valence", "## Cross-corpus",
+                    "## Model bundle tied-fft128-c5"):
+        assert heading in report
 
 
 @pytest.mark.workflow

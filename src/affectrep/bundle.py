@@ -305,6 +305,7 @@ def write_bundle(
     info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],
+            "window_s": float(settings.get("use", {}).get("window_s", DEFAULT_WINDOW_S)),
             "sizes": sizes, "results": card}
     with atomic_path(out / "bundle.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))

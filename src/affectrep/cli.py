@@ -34,8 +34,9 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("bundle", type=Path, help="results/{corpus}/export/{model}")
         command.add_argument("audio", type=Path, nargs="+", help="audio files (wav, flac, ...)")
-        command.add_argument("--window-s", type=float, default=30.0,
-                             help="process longer files in windows of about this many seconds")
+        command.add_argument("--window-s", type=float, default=None,
+                             help="process longer files in windows of about this many seconds "
+                                  "(default: the bundle's, from config use.window_s)")
         if name == "embed":
             command.add_argument("--out", type=Path, required=True,
                                  help=".npy (rows: files), .csv (one row per file), or .npz "
@@ -60,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, KeyError) as error:
         print(f"affectrep: cannot load bundle {args.bundle}: {error}", file=sys.stderr)
         return 2
+    if args.window_s is None:
+        args.window_s = float(bundle.info.get("window_s", 30.0))
     if args.command == "embed":
         return _embed(bundle, args)
     return _predict(bundle, args)

@@ -98,7 +98,8 @@ def cross_corpus_stage(
                                settings, logger)
         for b in corpora:
             if a == b:
-                cell = {**inside, "n_train": int((y_a >= 0).sum()), "protocol": "LOSO"}
+                labelled = int((y_a >= 0).sum())
+                cell = {**inside, "n_train": labelled, "n_test": labelled, "protocol": "LOSO"}
             else:
                 x_b, _, y_b = data[(a, b)]
                 cell = {**transfer(x_a, y_a, x_b, y_b, classes, inside["C"], settings),
@@ -114,7 +115,9 @@ def cross_corpus_stage(
             f"classes {names}; UA % (WA %). Diagonal: leave one session out within the corpus; "
             "off the diagonal: pretrained and trained on all of the row's corpus, tested on "
             f"all of the column's.\n\n{markdown_table(table)}\n")
-    write_tsv([{k: v for k, v in c.items() if k != "confusion"} for c in cells], tsv)
+    columns = ("train", "test", "protocol", "weighted_accuracy", "unweighted_accuracy",
+               "n_train", "n_test", "C")
+    write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text)
     with atomic_path(cells_out) as tmp:
