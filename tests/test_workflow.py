@@ -217,9 +217,17 @@ def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
     assert len(dimensional) == 4 and all(line.endswith("\t6") for line in dimensional[1:])
     cells = json.loads((results / "cross_corpus" / "tied-fft128-c5.json").read_text())["cells"]
     assert {(c["train"], c["test"]) for c in cells} == {
-        (a, b) for a in ("demo", "other") for b in ("demo", "other")}
+        (a, b) for a in ("demo", "other", "all-corpora") for b in ("demo", "other")}
     assert all(0.0 <= c["unweighted_accuracy"] <= 1.0 for c in cells)
     assert (results / "other" / "codes-from-demo" / "tied-fft128-c5.npy").exists()
+    # Pretrained on both corpora at once: every frame of both, ids prefixed with the corpus.
+    combined = (results / "all-corpora" / "features" / "fft128" / "index.tsv").read_text()
+    demo_frames = np.load(results / "demo" / "features" / "fft128" / "frames.npy", mmap_mode="r")
+    other = np.load(results / "other" / "features" / "fft128" / "frames.npy", mmap_mode="r")
+    both = np.load(results / "all-corpora" / "features" / "fft128" / "frames.npy", mmap_mode="r")
+    assert both.shape[0] == demo_frames.shape[0] + other.shape[0]
+    np.testing.assert_array_equal(both[-5:], other[-5:])
+    assert "\ndemo/Ses01F" in combined and "\nother/Ses01F" in combined
     report = (results / "demo" / "report.md").read_text()
     for heading in ("## Activation and valence", "## Cross-corpus",
                     "## Model bundle tied-fft128-c5"):

@@ -69,7 +69,8 @@ def resample(signal: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> n
     return resample_poly(signal, target_rate // divisor, rate // divisor).astype(signal.dtype)
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
+def _info(path: Path):
+    """soundfile's description of a file that exists, is audio and is not empty."""
     if not path.exists():
         raise BadAudioError(path, "missing")
     try:
@@ -78,6 +79,11 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         raise BadAudioError(path, "not_audio", str(error)) from error
     if info.frames == 0:
         raise BadAudioError(path, "empty")
+    return info
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    _info(path)
     try:
         signal, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError) as error:
@@ -118,14 +124,7 @@ def audio_windows(
     Raises `BadAudioError` as `load_audio` does.
     """
     path = Path(path)
-    if not path.exists():
-        raise BadAudioError(path, "missing")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as error:
-        raise BadAudioError(path, "not_audio", str(error)) from error
-    if info.frames == 0:
-        raise BadAudioError(path, "empty")
+    info = _info(path)
     if info.frames <= window_s * info.samplerate:
         return [load_audio(path, policy)]
     duration = info.frames / info.samplerate

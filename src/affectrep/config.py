@@ -55,6 +55,9 @@ def _check_references(config: dict) -> None:
             raise ConfigError(
                 f"config key run: {name!r} is not a corpus; defined are {sorted(corpora)}"
             )
+    if "all-corpora" in corpora or "cross_corpus" in corpora:
+        raise ConfigError("config key corpora: `all-corpora` and `cross_corpus` are the "
+                          "workflow's own names (pretraining on every corpus, the matrix)")
     for name, settings in corpora.items():
         if "demo" not in settings and "root" not in settings:
             raise ConfigError(

@@ -76,9 +76,13 @@ def cross_corpus_stage(
     markdown: str | Path,
     cells_out: str | Path,
     figure: str | Path,
+    combined: str | None = None,
     logger: logging.Logger | None = None,
 ) -> list[dict]:
-    """The matrix. pooled[(A, B)]: B's pooled codes (vectors .npy, ids .tsv) under A's encoder."""
+    """The matrix. pooled[(A, B)]: B's pooled codes (vectors .npy, ids .tsv) under A's encoder.
+    With `combined` (the name of the encoder pretrained on all corpora at once), one more
+    row: pretrained on all of them, softmax trained and tested within each column's corpus
+    (leave one session out), to compare with the diagonal."""
     from affectrep.evaluation import read_vectors
 
     logger = logger or logging.getLogger(__name__)
@@ -108,13 +112,32 @@ def cross_corpus_stage(
             cells.append(cell)
             logger.info("%s -> %s: WA %.2f%%, UA %.2f%%", a, b,
                         100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
+    rows_of_table = list(corpora)
+    if combined is not None:
+        for b in corpora:
+            x_b, ids_b, y_b = data[(combined, b)]
+            speaker = {row.id: row.speaker for row in rows[b]}
+            cell = within_corpus(x_b, y_b, [speaker[i] for i in ids_b], rows[b], ids_b,
+                                 settings, logger)
+            labelled = int((y_b >= 0).sum())
+            cell.update({"n_train": labelled, "n_test": labelled, "train": combined,
+                         "test": b, "protocol": "pretrained on all, LOSO within B"})
+            cells.append(cell)
+            logger.info("pretrained on all, LOSO in %s: WA %.2f%%, UA %.2f%%", b,
+                        100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
+        rows_of_table.append(combined)
     names = ", ".join(CLASSES[k] for k in classes)
-    table = [{"pretrained and trained on": a,
-              **{f"tested on {b}": _cell(cells, a, b) for b in corpora}} for a in corpora]
+    table = [{"pretrained and trained on": a if a != combined else
+              "pretrained on all; trained on the test corpus",
+              **{f"tested on {b}": _cell(cells, a, b) for b in corpora}}
+             for a in rows_of_table]
     text = (f"Cross-corpus emotion recognition with {model_title} (softmax on pooled codes), "
             f"classes {names}; UA % (WA %). Diagonal: leave one session out within the corpus; "
             "off the diagonal: pretrained and trained on all of the row's corpus, tested on "
-            f"all of the column's.\n\n{markdown_table(table)}\n")
+            "all of the column's"
+            + ("; last row: the autoencoder pretrained on all corpora at once, the softmax "
+               "trained leave one session out within the column's corpus" if combined else "")
+            + f".\n\n{markdown_table(table)}\n")
     columns = ("train", "test", "protocol", "weighted_accuracy", "unweighted_accuracy",
                "n_train", "n_test", "C")
     write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
@@ -123,7 +146,7 @@ def cross_corpus_stage(
     with atomic_path(cells_out) as tmp:
         Path(tmp).write_text(json.dumps({"classes": [CLASSES[k] for k in classes],
                                          "cells": cells}, indent=1))
-    plot_matrix(cells, corpora, model_title, figure)
+    plot_matrix(cells, rows_of_table, corpora, model_title, figure)
     return cells
 
 
@@ -132,8 +155,8 @@ def _cell(cells: Sequence[dict], a: str, b: str) -> str:
     return f"{100 * found['unweighted_accuracy']:.1f} ({100 * found['weighted_accuracy']:.1f})"
 
 
-def plot_matrix(cells: Sequence[dict], corpora: Sequence[str], title: str,
-                path: str | Path) -> None:
+def plot_matrix(cells: Sequence[dict], trained: Sequence[str], corpora: Sequence[str],
+                title: str, path: str | Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,16 +166,16 @@ def plot_matrix(cells: Sequence[dict], corpora: Sequence[str], title: str,
 
     values = np.array([[next(c["unweighted_accuracy"] for c in cells
                              if c["train"] == a and c["test"] == b) for b in corpora]
-                       for a in corpora]) * 100
+                       for a in trained]) * 100
     size = 1.4 + 1.1 * len(corpora)
     figure, axis = plt.subplots(figsize=(size + 1.2, size))
     image = axis.imshow(values, cmap="viridis", vmin=0, vmax=100)
-    for i in range(len(corpora)):
+    for i in range(len(trained)):
         for j in range(len(corpora)):
             axis.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center",
                       color="white" if values[i, j] < 60 else "black")
     axis.set_xticks(range(len(corpora)), [f"test {c}" for c in corpora])
-    axis.set_yticks(range(len(corpora)), [f"train {c}" for c in corpora])
+    axis.set_yticks(range(len(trained)), [f"train {c}" for c in trained])
     axis.set_title(f"Cross-corpus UA %, {title}", fontsize=9)
     figure.colorbar(image, ax=axis, fraction=0.046)
     figure.tight_layout()

@@ -22,7 +22,7 @@ import csv
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ import numpy as np
 from affectrep.atomic import atomic_path
 from affectrep.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.manifest import Utterance
-from affectrep.npyio import NpyRowWriter
+from affectrep.npyio import NpyRowWriter, iter_row_blocks
 from affectrep.progress import Progress
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
 
@@ -219,3 +219,43 @@ def load_frames(feature_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray,
     directory = Path(feature_dir)
     frames = np.load(directory / "frames.npy", mmap_mode="r" if mmap else None)
     return frames, read_index(directory / "index.tsv")
+
+
+def combine_feature_sets(
+    sources: Mapping[str, str | Path], out_dir: str | Path, logger: logging.Logger | None = None
+) -> FeatureIndex:
+    """One feature set of several corpora's (`name -> features/{spec}` folder), for pretraining
+    on all of them: each corpus's frames as it normalised them, one after another, streamed
+    block by block; ids and speakers are prefixed `name/` so that they stay unique. The
+    statistics file says `normalization: per-corpus` (mean 0, std 1: nothing more to do)."""
+    logger = logger or logging.getLogger(__name__)
+    out = Path(out_dir)
+    indexes = {name: read_index(Path(folder) / "index.tsv") for name, folder in sources.items()}
+    specs = set()
+    for folder in sources.values():
+        with np.load(Path(folder) / "stats.npz") as stats:
+            specs.add(str(stats["spec"]))
+    if len(specs) != 1:
+        raise ValueError(f"corpora {sorted(sources)} have different spectrogram settings")
+    n_dims = int(np.load(Path(next(iter(sources.values()))) / "frames.npy",
+                         mmap_mode="r").shape[1])
+    lengths = np.concatenate([index.lengths for index in indexes.values()])
+    combined = FeatureIndex(
+        ids=[f"{name}/{uid}" for name, index in indexes.items() for uid in index.ids],
+        speakers=[f"{name}/{s}" for name, index in indexes.items() for s in index.speakers],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+    )
+    with NpyRowWriter(out / "frames.npy", (combined.n_frames, n_dims)) as frames:
+        for folder in sources.values():
+            for block in iter_row_blocks(Path(folder) / "frames.npy"):
+                frames.write(block)
+    with atomic_path(out / "stats.npz") as tmp:
+        np.savez(tmp, mean=np.zeros(n_dims, np.float32), std=np.ones(n_dims, np.float32),
+                 speakers=np.array([]), speaker_mean=np.zeros((0, n_dims), np.float32),
+                 speaker_std=np.zeros((0, n_dims), np.float32),
+                 normalization=np.array("per-corpus"), spec=np.array(specs.pop()))
+    write_index(combined, out / "index.tsv")
+    logger.info("combined %s: %d utterances, %d frames", sorted(sources), len(combined),
+                combined.n_frames)
+    return combined

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from affectrep.atomic import atomic_path
@@ -82,6 +82,18 @@ def read_manifest(path: str | Path) -> list[Utterance]:
                 else:
                     values[name] = text
             rows.append(Utterance(**values))  # type: ignore[arg-type]
+    return rows
+
+
+def combine_manifests(manifests: dict[str, str | Path], path: str | Path) -> list[Utterance]:
+    """The rows of several corpora's manifests as one, with ids, speakers and sessions
+    prefixed `name/` (matching `affectrep.featureset.combine_feature_sets`)."""
+    rows = [
+        replace(row, id=f"{name}/{row.id}", speaker=f"{name}/{row.speaker}",
+                session=f"{name}/{row.session}" if row.session else "")
+        for name, manifest in manifests.items() for row in read_manifest(manifest)
+    ]
+    write_manifest(rows, path)
     return rows
 
 

@@ -1,5 +1,6 @@
 """Config helpers and input functions shared by the stage files."""
 
+import re
 from types import SimpleNamespace
 
 from affectrep.config import (
@@ -17,6 +18,11 @@ RESULTS = "results"
 wildcard_constraints:
     corpus="[A-Za-z0-9][A-Za-z0-9_-]*",
     spec="[A-Za-z0-9]+",
+
+
+# The rules that read a corpus match only the configured ones (results/all-corpora/ is made
+# by joining them, rules combine_*).
+CONFIGURED_CORPUS = "|".join(re.escape(name) for name in config["corpora"])
 
 
 def corpus_settings(wildcards):
@@ -282,10 +288,15 @@ def cross_corpora():
     return config["use"]["cross_corpus"] or list(config["run"])
 
 
+COMBINED = "all-corpora"  # pretraining on every corpus of the matrix at once
+
+
 def cross_corpus_pooled(wildcards):
-    """[A, B, vectors, ids]: B's pooled codes under the encoder pretrained on A."""
+    """[A, B, vectors, ids]: B's pooled codes under the encoder pretrained on A (A may be
+    COMBINED: pretrained on all of them, when there are several)."""
     pairs = []
-    for a in cross_corpora():
+    sources = cross_corpora() + ([COMBINED] if len(cross_corpora()) > 1 else [])
+    for a in sources:
         for b in cross_corpora():
             stem = f"{RESULTS}/{b}/pooled{'' if a == b else f'-from-{a}'}/{wildcards.model}"
             pairs.append([a, b, f"{stem}.npy", f"{stem}.tsv"])

@@ -1,5 +1,7 @@
 rule demo_corpus:
     """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
     output:
         audio=directory(f"{RESULTS}/{{corpus}}/audio"),
     params:
@@ -20,6 +22,8 @@ rule demo_corpus:
 
 checkpoint corpus:
     """Read the corpus, check every audio file, write the manifest and the rejected list."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
     input:
         unpack(corpus_inputs),
     output:

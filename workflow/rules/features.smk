@@ -1,5 +1,7 @@
 rule features:
     """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
     input:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:

@@ -7,6 +7,58 @@ wildcard_constraints:
     source="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
+# Pretraining on all corpora at once (a row of the cross-corpus matrix): their manifests and
+# feature sets joined under results/all-corpora/, where the usual training rules find them
+# (the rules that read a corpus match only configured corpus names).
+
+
+rule combine_corpora:
+    """The manifests of the cross-corpus corpora as one (ids prefixed with the corpus)."""
+    input:
+        manifests=lambda wildcards: [manifest_of(c) for c in cross_corpora()],
+    output:
+        manifest=f"{RESULTS}/{COMBINED}/manifest.tsv",
+    params:
+        names=cross_corpora(),
+    log:
+        f"{RESULTS}/{COMBINED}/logs/combine_corpora.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/combine_corpora.py"
+
+
+rule combine_features:
+    """The feature sets of the cross-corpus corpora as one, each normalised as it was."""
+    input:
+        folders=lambda wildcards: [features_of(c, wildcards.spec)[name]
+                                   for c in cross_corpora()
+                                   for name in ("frames", "index", "stats")],
+    output:
+        frames=f"{RESULTS}/{COMBINED}/features/{{spec}}/frames.npy",
+        index=f"{RESULTS}/{COMBINED}/features/{{spec}}/index.tsv",
+        stats=f"{RESULTS}/{COMBINED}/features/{{spec}}/stats.npz",
+    params:
+        sources=lambda wildcards: {c: f"{RESULTS}/{c}/features/{wildcards.spec}"
+                                   for c in cross_corpora()},
+    log:
+        f"{RESULTS}/{COMBINED}/logs/combine_features_{{spec}}.log",
+    benchmark:
+        f"{RESULTS}/{COMBINED}/benchmarks/combine_features_{{spec}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    conda:
+        "../../envs/workflow.yaml"
+    script:
+        "../scripts/combine_features.py"
+
+
 rule encode_from:
     """Codes of a corpus's frames under the encoder pretrained on another corpus."""
     input:
@@ -156,6 +208,7 @@ rule cross_corpus:
         corpora=cross_corpora(),
         pooled=cross_corpus_pooled,
         manifests=cross_corpus_manifests,
+        combined=COMBINED if len(cross_corpora()) > 1 else None,
         title=lambda wildcards: model_title(wildcards.model),
         settings={**config["classification"]["utterance"], "seed": config["classification"]["seed"]},
     log:

@@ -18,5 +18,6 @@ cross_corpus_stage(
     markdown=snakemake.output.md,
     cells_out=snakemake.output.cells,
     figure=snakemake.output.figure,
+    combined=snakemake.params.combined,
     logger=logger,
 )
