@@ -29,7 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "profiles"
 TARGET = "results/demo/tables/table1.md"
 MODEL = "deep-logmel40-c1"
-GPU_RULES = {"pretrain_layer", "finetune_deep", "train_deep", "encode", "blstm_ae", "fold_mlp"}
+GPU_RULES = {"pretrain_layer", "finetune_deep", "train_deep", "encode", "blstm_ae", "fold_mlp",
+             "encode_from"}
+# CPUs a job asks for: the training rules 4 (the profile), the demo synthesis its 8 threads.
+CPUS = {**dict.fromkeys(GPU_RULES, "4"), "demo_corpus": "8"}
 # Seconds for the whole SLURM run (2.5 minutes on 2 busy cores).
 SLURM_TIMEOUT = float(os.environ.get("AFFECTREP_SLURM_TIMEOUT", 600))
 LOCAL_TIMEOUT = 300
@@ -158,7 +161,7 @@ def test_every_job_went_through_sbatch_as_the_profile_asks(cluster, slurm_run):
         # The profile: one GPU (sbatch --gpus=1) and 4 CPUs for the training rules.
         tres = dict(item.split("=") for item in job["AllocTRES"].split(","))
         assert tres.get("gres/gpu") == ("1" if rule in GPU_RULES else None), job
-        assert tres["cpu"] == ("4" if rule in GPU_RULES else "1"), job
+        assert tres["cpu"] == CPUS.get(rule, "1"), job
     assert rules == {"demo_corpus": 1, "corpus": 1, "features": 1, "train_deep": 1,
                      "encode": 1, "validate": 1, "validate_baseline": 1, "table1": 1}
     table = (workdir / TARGET).read_text()

@@ -27,7 +27,7 @@ rule pretrain_layer:
         f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}{{without}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=240,
     conda:
         "../../envs/workflow.yaml"
@@ -54,7 +54,7 @@ rule finetune_deep:
         f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}{{without}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=240,
     conda:
         "../../envs/workflow.yaml"
@@ -80,7 +80,7 @@ rule train_deep:
         f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}{{without}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=240,
     conda:
         "../../envs/workflow.yaml"
@@ -103,7 +103,7 @@ rule encode:
         f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}{{without}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=60,
     conda:
         "../../envs/workflow.yaml"

@@ -50,7 +50,7 @@ rule fold_mlp:
         f"{RESULTS}/{{corpus}}/benchmarks/folds/{{mlp_method}}_{{fold}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=240,
     conda:
         "../../envs/workflow.yaml"

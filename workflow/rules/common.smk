@@ -36,6 +36,13 @@ def corpus_inputs(wildcards):
     return {}
 
 
+def device_memory(wildcards, input):
+    """MB a training or encoding job needs: its frames (or codes) on the device, held whole,
+    plus JAX, the program and one block being read (bench/scale.py measured 0.4 GB above the
+    frames at 1, 3 and 12 hours of audio; 1.2 GB leaves room)."""
+    return int(1200 + 1.1 * input.size_mb)
+
+
 def spectrogram_names():
     return list(config["features"]["spectrograms"])
 

@@ -26,7 +26,7 @@ rule blstm_ae:
         f"{RESULTS}/{{corpus}}/benchmarks/blstm_{{model}}{{without}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=240,
     conda:
         "../../envs/workflow.yaml"

@@ -74,7 +74,7 @@ rule encode_from:
         f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}-from-{{source}}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=device_memory,
         runtime=60,
     conda:
         "../../envs/workflow.yaml"
