@@ -410,6 +410,7 @@ def evaluate_fold(
     settings: MlpSettings | None = None,
     method: str = "mlp",
     logger: logging.Logger | None = None,
+    data: TrainingData | None = None,
 ) -> dict:
     """Train on the fold's training speakers, stop early on its validation speaker, and
     report its test speaker (`affectrep.folds.fold_result` format, plus `best_epoch`,
@@ -418,6 +419,8 @@ def evaluate_fold(
     frames: (n_frames, n_dims) normalised spectrogram frames in `index` order; labels: class
     index per utterance of `index` (-1 unlabelled; `affectrep.folds.utterance_labels`).
     hidden: hidden widths (default: the pretrained encoder's, else 320-160-80).
+    data: `frames` already on the device (`TrainingData.from_file`); then `frames` may be a
+    memory map that is never read.
     """
     logger = logger or logging.getLogger(__name__)
     settings = settings or MlpSettings()
@@ -429,7 +432,8 @@ def evaluate_fold(
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), fold.number)
     params = init_mlp(key, widths, len(CLASSES), pretrained)
     positions = role_positions(index.speakers, labels, fold)
-    data = TrainingData.from_features(np.asarray(frames, dtype=np.float32), index)
+    if data is None:
+        data = TrainingData.from_features(np.asarray(frames, dtype=np.float32), index)
     label = f"{method} {fold.name}"
     trained = train_mlp(params, data, index, labels, positions["train"],
                         positions["validation"], context=context, settings=settings,

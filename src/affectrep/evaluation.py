@@ -67,6 +67,7 @@ def mlp_fold(
     """One run of a frame-level MLP with hidden widths `hidden` (the encoder's): pretrained
     from `encoder_file`, or randomly initialised (no file), so that the two columns of
     Table 2 differ only in where the weights start."""
+    from affectrep.autoencoders import TrainingData
     from affectrep.classifier import MlpSettings, evaluate_fold, load_encoder
 
     logger = logger or logging.getLogger(__name__)
@@ -75,9 +76,11 @@ def mlp_fold(
     frames, index = load_frames(feature_dir)
     labels = utterance_labels(index.ids, rows)
     encoder = load_encoder(encoder_file) if encoder_file is not None else None
+    # Moved to the device block by block: the host never holds the whole frame array.
+    data = TrainingData.from_file(Path(feature_dir) / "frames.npy", index)
     result = evaluate_fold(
         frames, index, labels, fold, context=context, hidden=list(hidden), pretrained=encoder,
-        settings=MlpSettings(**settings), method=method, logger=logger,
+        settings=MlpSettings(**settings), method=method, logger=logger, data=data,
     )
     result["pretraining"] = pretraining
     _write_json(result, output)
