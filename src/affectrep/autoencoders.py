@@ -54,11 +54,10 @@ class TrainingData:
         """The frames of the utterances in `index` (a subset of the file's, with its own
         offsets, or all of them), moved to the device block by block: the host holds one
         block at a time, so peak memory is the device copy plus a block."""
-        source = read_index_segments(index)
         shape, _, _ = npy_layout(frames_file)
         frames = jnp.zeros((index.n_frames, shape[1]), jnp.float32)
         row = 0
-        for block in iter_row_blocks(frames_file, source, block_rows):
+        for block in iter_row_blocks(frames_file, index.file_segments(), block_rows):
             frames = _put_rows(frames, jnp.asarray(block, jnp.float32), row)
             row += block.shape[0]
         starts, ends = frame_bounds(index.offsets, index.lengths)
@@ -72,13 +71,6 @@ class TrainingData:
 @partial(jax.jit, donate_argnums=0)
 def _put_rows(frames: jax.Array, block: jax.Array, row: int) -> jax.Array:
     return jax.lax.dynamic_update_slice_in_dim(frames, block, row, axis=0)
-
-
-def read_index_segments(index: FeatureIndex) -> list[tuple[int, int]]:
-    """(offset in the file, length) of each utterance of `index`: `source_offsets` when the
-    index was narrowed to a subset (strict pretraining), else its own offsets."""
-    offsets = index.source_offsets if index.source_offsets is not None else index.offsets
-    return [(int(o), int(n)) for o, n in zip(offsets, index.lengths, strict=True)]
 
 
 def _inputs(data: tuple, rows: jax.Array, context: int) -> jax.Array:

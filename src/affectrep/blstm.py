@@ -350,8 +350,7 @@ def train_blstm(
     opt_state = optimizer.init(params)
     fingerprint = settings.fingerprint(**data_fingerprint(codes, index))
     params, opt_state, records = resume_checkpoint(checkpoint, fingerprint, params, opt_state,
-                                                   logger,
-                                         label)
+                                                   logger, label)
     start = len(records)
     last = settings.epochs if stop_after_epochs is None else min(
         settings.epochs, start + stop_after_epochs)

@@ -39,6 +39,7 @@ from affectrep.heads import (
     fit_dimension,
     fit_emotion,
     head_arrays,
+    loso_emotion_runs,
     median_choice,
     pool_one,
     predict_dimension,
@@ -46,6 +47,7 @@ from affectrep.heads import (
 )
 from affectrep.model_id import ModelId
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
+from affectrep.tables import spread
 
 FORMAT = 1
 LEVELS = ("frames", "pooled", "blstm")
@@ -172,19 +174,11 @@ def fit_heads(
     """Evaluate the heads leave one session out (for the model card), then fit them on every
     utterance with the median strength the folds chose. Returns (arrays, card results)."""
     from affectrep.dimensional import RegressionSettings, evaluate_source, rated
-    from affectrep.egemaps import UtteranceSettings, evaluate_utterance_classifier
     from affectrep.folds import make_folds, utterance_labels
 
-    folds = make_folds(rows)
-    speaker = {row.id: row.speaker for row in rows}
+    emotion_runs = loso_emotion_runs(pooled, ids, rows, c_grid=c_grid, balanced=balanced,
+                                     seed=seed, logger=logger)
     labels = utterance_labels(list(ids), rows)
-    settings = UtteranceSettings(grid=tuple(c_grid), balanced=balanced, seed=seed)
-    emotion_runs = [
-        evaluate_utterance_classifier(pooled, labels, [speaker[i] for i in ids], fold,
-                                      ids=list(ids), settings=settings, method="pooled",
-                                      logger=logger)
-        for fold in folds
-    ]
     c = median_choice([run["chosen_C"] for run in emotion_runs])
     labelled = labels >= 0
     arrays = head_arrays(fit_emotion(pooled[labelled], labels[labelled], c,
@@ -197,7 +191,7 @@ def fit_heads(
     ratings = rated(rows)
     if ratings:
         regression_settings = RegressionSettings()
-        runs = evaluate_source(pooled, ids, rows, folds, regression_settings)
+        runs = evaluate_source(pooled, ids, rows, make_folds(rows), regression_settings)
         keep = [i for i, uid in enumerate(ids) if uid in ratings]
         targets = np.array([ratings[ids[i]] for i in keep])
         for column, dimension in enumerate(("activation", "valence")):
@@ -208,13 +202,6 @@ def fit_heads(
                                "ccc": [r[dimension]["ccc"] for r in runs],
                                "pearson": [r[dimension]["pearson"] for r in runs]}
     return arrays, card
-
-
-def _mean_std(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
-    finite = [v * scale for v in values if math.isfinite(v)]
-    if not finite:
-        return "n/a"
-    return f"{np.mean(finite):.{digits}f} ± {np.std(finite):.{digits}f}"
 
 
 def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
@@ -239,15 +226,15 @@ def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
         "",
         "| measure | value | runs |",
         "| --- | --- | --- |",
-        f"| emotion WA % | {_mean_std(card['emotion']['wa'], 100)} | {card['emotion']['runs']} |",
-        f"| emotion UA % | {_mean_std(card['emotion']['ua'], 100)} | {card['emotion']['runs']} |",
+        f"| emotion WA % | {spread(card['emotion']['wa'], 100, 2)} | {card['emotion']['runs']} |",
+        f"| emotion UA % | {spread(card['emotion']['ua'], 100, 2)} | {card['emotion']['runs']} |",
     ]
     for dimension in ("activation", "valence"):
         if dimension in card:
             entry = card[dimension]
-            lines.append(f"| {dimension} CCC | {_mean_std(entry['ccc'], digits=3)} | "
+            lines.append(f"| {dimension} CCC | {spread(entry['ccc'])} | "
                          f"{len(entry['ccc'])} |")
-            lines.append(f"| {dimension} Pearson r | {_mean_std(entry['pearson'], digits=3)} | "
+            lines.append(f"| {dimension} Pearson r | {spread(entry['pearson'])} | "
                          f"{len(entry['pearson'])} |")
     if "activation" not in card:
         lines += ["", "The corpus has no activation/valence ratings: `predict` gives nan."]
@@ -301,7 +288,8 @@ def write_bundle(
     with atomic_path(out / "config.yaml") as tmp:
         Path(tmp).write_text(yaml.safe_dump(dict(settings), sort_keys=False))
     with atomic_path(out / "MODEL_CARD.md") as tmp:
-        Path(tmp).write_text(model_card(parsed, corpus, card, sizes, normalization))
+        Path(tmp).write_text(model_card(parsed, corpus, card, sizes, normalization),
+                             encoding="utf-8")
     info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],

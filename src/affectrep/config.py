@@ -18,6 +18,11 @@ from affectrep.spectrogram import SpectrogramSpec
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
+# results/{COMBINED_CORPUS}/: the corpora of the cross-corpus matrix joined, for pretraining
+# on all of them at once (workflow/rules/use.smk).
+COMBINED_CORPUS = "all-corpora"
+
+
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the key."""
 
@@ -55,8 +60,8 @@ def _check_references(config: dict) -> None:
             raise ConfigError(
                 f"config key run: {name!r} is not a corpus; defined are {sorted(corpora)}"
             )
-    if "all-corpora" in corpora or "cross_corpus" in corpora:
-        raise ConfigError("config key corpora: `all-corpora` and `cross_corpus` are the "
+    if COMBINED_CORPUS in corpora or "cross_corpus" in corpora:
+        raise ConfigError(f"config key corpora: `{COMBINED_CORPUS}` and `cross_corpus` are the "
                           "workflow's own names (pretraining on every corpus, the matrix)")
     for name, settings in corpora.items():
         if "demo" not in settings and "root" not in settings:

@@ -21,8 +21,8 @@ import numpy as np
 
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
-from affectrep.folds import make_folds, score, utterance_labels
-from affectrep.heads import fit_emotion, median_choice
+from affectrep.folds import score, utterance_labels
+from affectrep.heads import fit_emotion, loso_emotion_runs, median_choice
 from affectrep.manifest import Utterance, read_manifest
 from affectrep.tables import markdown_table, write_tsv
 
@@ -33,17 +33,12 @@ def shared_classes(label_sets: Sequence[np.ndarray]) -> list[int]:
     return sorted(set.intersection(*present)) if present else []
 
 
-def within_corpus(x: np.ndarray, labels: np.ndarray, speakers: Sequence[str],
-                  rows: Sequence[Utterance], ids: Sequence[str], settings: Mapping,
-                  logger: logging.Logger | None = None) -> dict:
+def within_corpus(x: np.ndarray, ids: Sequence[str], rows: Sequence[Utterance],
+                  settings: Mapping, logger: logging.Logger | None = None) -> dict:
     """Leave-one-session-out WA/UA of the pooled-code softmax, and the median chosen C."""
-    from affectrep.egemaps import UtteranceSettings, evaluate_utterance_classifier
-
-    chosen = UtteranceSettings(grid=tuple(settings["c_grid"]),
-                               balanced=settings["class_weights"], seed=settings["seed"])
-    runs = [evaluate_utterance_classifier(x, labels, speakers, fold, ids=list(ids),
-                                          settings=chosen, method="pooled", logger=logger)
-            for fold in make_folds(rows)]
+    runs = loso_emotion_runs(x, ids, rows, c_grid=settings["c_grid"],
+                             balanced=settings["class_weights"], seed=settings["seed"],
+                             logger=logger)
     return {"C": median_choice([r["chosen_C"] for r in runs]),
             "weighted_accuracy": float(np.mean([r["weighted_accuracy"] for r in runs])),
             "unweighted_accuracy": float(np.mean([r["unweighted_accuracy"] for r in runs])),
@@ -97,9 +92,7 @@ def cross_corpus_stage(
     cells = []
     for a in corpora:
         x_a, ids_a, y_a = data[(a, a)]
-        speaker = {row.id: row.speaker for row in rows[a]}
-        inside = within_corpus(x_a, y_a, [speaker[i] for i in ids_a], rows[a], ids_a,
-                               settings, logger)
+        inside = within_corpus(x_a, ids_a, rows[a], settings, logger)
         for b in corpora:
             if a == b:
                 labelled = int((y_a >= 0).sum())
@@ -116,9 +109,7 @@ def cross_corpus_stage(
     if combined is not None:
         for b in corpora:
             x_b, ids_b, y_b = data[(combined, b)]
-            speaker = {row.id: row.speaker for row in rows[b]}
-            cell = within_corpus(x_b, y_b, [speaker[i] for i in ids_b], rows[b], ids_b,
-                                 settings, logger)
+            cell = within_corpus(x_b, ids_b, rows[b], settings, logger)
             labelled = int((y_b >= 0).sum())
             cell.update({"n_train": labelled, "n_test": labelled, "train": combined,
                          "test": b, "protocol": "pretrained on all, LOSO within B"})
@@ -142,7 +133,7 @@ def cross_corpus_stage(
                "n_train", "n_test", "C")
     write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
     with atomic_path(markdown) as tmp:
-        Path(tmp).write_text(text)
+        Path(tmp).write_text(text, encoding="utf-8")
     with atomic_path(cells_out) as tmp:
         Path(tmp).write_text(json.dumps({"classes": [CLASSES[k] for k in classes],
                                          "cells": cells}, indent=1))

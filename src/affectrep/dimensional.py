@@ -28,7 +28,7 @@ from affectrep.atomic import atomic_path
 from affectrep.folds import Fold, make_folds
 from affectrep.heads import fit_dimension
 from affectrep.manifest import Utterance, read_manifest
-from affectrep.tables import markdown_table, write_tsv
+from affectrep.tables import markdown_table, spread, write_tsv
 
 DIMENSIONS = ("activation", "valence")
 
@@ -116,20 +116,13 @@ def evaluate_source(
                             settings) for fold in folds]
 
 
-def _mean_std(values: Sequence[float]) -> str:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return "n/a"
-    return f"{np.mean(finite):.3f} ± {np.std(finite):.3f}"
-
-
 def table_rows(runs: Mapping[str, list[dict]], titles: Mapping[str, str]) -> list[dict]:
     rows = []
     for source, source_runs in runs.items():
         row = {"representation": titles.get(source, source)}
         for dimension in DIMENSIONS:
-            row[f"{dimension} CCC"] = _mean_std([r[dimension]["ccc"] for r in source_runs])
-            row[f"{dimension} r"] = _mean_std([r[dimension]["pearson"] for r in source_runs])
+            row[f"{dimension} CCC"] = spread([r[dimension]["ccc"] for r in source_runs])
+            row[f"{dimension} r"] = spread([r[dimension]["pearson"] for r in source_runs])
         row["runs"] = str(len(source_runs))
         rows.append(row)
     return rows
@@ -186,14 +179,18 @@ def dimensional_stage(
     folds = make_folds(rows)
     runs: dict[str, list[dict]] = {}
     if rated(rows):
+        loaded: dict[tuple[str, str], tuple[np.ndarray, list[str]]] = {}
         for name, per_fold in sources.items():
             runs[name] = []
             for fold in folds:
-                x, ids = read_vectors(*per_fold[fold.name])
-                runs[name] += evaluate_source(x, ids, rows, [fold], settings)
+                # One file serves every fold unless pretraining is strict: read it once.
+                pair = tuple(per_fold[fold.name])
+                if pair not in loaded:
+                    loaded[pair] = read_vectors(*pair)
+                runs[name] += evaluate_source(*loaded[pair], rows, [fold], settings)
             logger.info("%s: activation CCC %s, valence CCC %s", name,
-                        _mean_std([r["activation"]["ccc"] for r in runs[name]]),
-                        _mean_std([r["valence"]["ccc"] for r in runs[name]]))
+                        spread([r["activation"]["ccc"] for r in runs[name]]),
+                        spread([r["valence"]["ccc"] for r in runs[name]]))
         table = table_rows(runs, titles)
         text = (f"Activation and valence regression (ridge, alpha chosen on the validation "
                 f"speaker), corpus {corpus}, leave one session out, {len(folds)} runs; "
@@ -206,7 +203,7 @@ def dimensional_stage(
         _empty_figure(figure, text)
     write_tsv(table, tsv)
     with atomic_path(markdown) as tmp:
-        Path(tmp).write_text(text)
+        Path(tmp).write_text(text, encoding="utf-8")
     with atomic_path(runs_out) as tmp:
         Path(tmp).write_text(json.dumps(runs, indent=1))
     return runs

@@ -31,7 +31,7 @@ import numpy as np
 from affectrep.atomic import atomic_path
 from affectrep.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.manifest import Utterance
-from affectrep.npyio import NpyRowWriter, iter_row_blocks
+from affectrep.npyio import NpyRowWriter, iter_row_blocks, npy_layout
 from affectrep.progress import Progress
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
 
@@ -58,6 +58,12 @@ class FeatureIndex:
     @property
     def n_frames(self) -> int:
         return int(self.lengths.sum())
+
+    def file_segments(self) -> list[tuple[int, int]]:
+        """(row in the frames file, length) of each utterance: `source_offsets` when this
+        index was narrowed to a subset (`excluding`), else its own offsets."""
+        offsets = self.offsets if self.source_offsets is None else self.source_offsets
+        return [(int(o), int(n)) for o, n in zip(offsets, self.lengths, strict=True)]
 
 
 class _RunningMoments:
@@ -209,8 +215,7 @@ def without_speakers(
     """A copy of the frames (or codes) of every utterance whose speaker is not in `speakers`,
     with its own index (see `excluding`)."""
     subset = excluding(index, speakers)
-    rows = np.concatenate([np.arange(o, o + n) for o, n in
-                           zip(subset.source_offsets, subset.lengths, strict=True)])
+    rows = np.concatenate([np.arange(o, o + n) for o, n in subset.file_segments()])
     return np.asarray(frames[rows]), subset
 
 
@@ -237,8 +242,7 @@ def combine_feature_sets(
             specs.add(str(stats["spec"]))
     if len(specs) != 1:
         raise ValueError(f"corpora {sorted(sources)} have different spectrogram settings")
-    n_dims = int(np.load(Path(next(iter(sources.values()))) / "frames.npy",
-                         mmap_mode="r").shape[1])
+    n_dims = npy_layout(Path(next(iter(sources.values()))) / "frames.npy")[0][1]
     lengths = np.concatenate([index.lengths for index in indexes.values()])
     combined = FeatureIndex(
         ids=[f"{name}/{uid}" for name, index in indexes.items() for uid in index.ids],

@@ -94,6 +94,24 @@ def predict_dimension(arrays: dict[str, np.ndarray], name: str, x: np.ndarray) -
     return _linear(arrays, name, x)[:, 0]
 
 
+def loso_emotion_runs(x: np.ndarray, ids: Sequence[str], rows: Sequence, *,
+                      c_grid: Sequence[float], balanced: bool, seed: int,
+                      logger=None) -> list[dict]:
+    """Every leave-one-session-out run (`affectrep.folds`) of the emotion softmax on the
+    utterance vectors `x` (rows: the utterances `ids` of the manifest `rows`), C chosen on
+    each run's validation speaker from `c_grid`."""
+    from affectrep.egemaps import UtteranceSettings, evaluate_utterance_classifier
+    from affectrep.folds import make_folds, utterance_labels
+
+    speaker = {row.id: row.speaker for row in rows}
+    labels = utterance_labels(list(ids), rows)
+    settings = UtteranceSettings(grid=tuple(c_grid), balanced=balanced, seed=seed)
+    return [evaluate_utterance_classifier(x, labels, [speaker[i] for i in ids], fold,
+                                          ids=list(ids), settings=settings, method="pooled",
+                                          logger=logger)
+            for fold in make_folds(rows)]
+
+
 def median_choice(values: Sequence[float]) -> float:
     """The median of the values chosen on the validation speakers of every fold (the lower
     one of the middle pair): how a deployed model's hyper-parameter is set without ever

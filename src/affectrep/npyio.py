@@ -34,13 +34,19 @@ def npy_layout(path: str | Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 def read_rows(path: str | Path, start: int, stop: int) -> np.ndarray:
     """Rows [start, stop) of a 2-D (or 1-D) `.npy` file, read into a fresh array."""
-    shape, dtype, offset = npy_layout(path)
+    layout = npy_layout(path)
+    with open(path, "rb") as handle:
+        return _read(handle, path, layout, start, stop)
+
+
+def _read(handle, path: str | Path, layout: tuple[tuple[int, ...], np.dtype, int],
+          start: int, stop: int) -> np.ndarray:
+    shape, dtype, offset = layout
     stop = min(stop, shape[0])
     row_items = int(np.prod(shape[1:], dtype=np.int64))
     count = max(stop - start, 0) * row_items
-    with open(path, "rb") as handle:
-        handle.seek(offset + start * row_items * dtype.itemsize)
-        values = np.fromfile(handle, dtype=dtype, count=count)
+    handle.seek(offset + start * row_items * dtype.itemsize)
+    values = np.fromfile(handle, dtype=dtype, count=count)
     if values.size != count:
         raise ValueError(f"{path}: file is shorter than its header says ({shape})")
     return values.reshape((max(stop - start, 0), *shape[1:]))
@@ -51,19 +57,24 @@ def iter_row_blocks(
     block_rows: int = DEFAULT_BLOCK_ROWS,
 ) -> Iterator[np.ndarray]:
     """Blocks of at most `block_rows` rows, in order, from the (start, length) `segments`
-    (default: the whole array); consecutive segments are merged into one read."""
+    (default: the whole array); consecutive segments are merged into one read. The header
+    is read and the file opened once."""
+    layout = npy_layout(path)
     if segments is None:
-        segments = [(0, npy_layout(path)[0][0])]
+        segments = [(0, layout[0][0])]
     pending: list[np.ndarray] = []
     pending_rows = 0
-    for start, length in _merged(segments):
-        for first in range(start, start + length, block_rows):
-            last = min(first + block_rows, start + length)
-            pending.append(read_rows(path, first, last))
-            pending_rows += last - first
-            if pending_rows >= block_rows:
-                yield np.concatenate(pending)
-                pending, pending_rows = [], 0
+    with open(path, "rb") as handle:
+        for start, length in _merged(segments):
+            first, end = start, start + length
+            while first < end:
+                last = min(end, first + block_rows - pending_rows)
+                pending.append(_read(handle, path, layout, first, last))
+                pending_rows += last - first
+                first = last
+                if pending_rows == block_rows:
+                    yield np.concatenate(pending)
+                    pending, pending_rows = [], 0
     if pending:
         yield np.concatenate(pending)
 

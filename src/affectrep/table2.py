@@ -9,7 +9,6 @@ they come from a different corpus, features and implementation, so they are labe
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from matplotlib.figure import Figure
 
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
-from affectrep.tables import markdown_table
+from affectrep.tables import markdown_table, write_tsv
 
 # Table 2's rows, in the paper's order, and where each one comes from in a fold result.
 ROWS: tuple[tuple[str, str], ...] = (
@@ -104,7 +103,7 @@ def write_table2(
 ) -> None:
     """Write the rows as TSV and as Markdown; `header_lines` (the caller's caption: corpus,
     folds, seeds) go under the title. Both files are written atomically."""
-    _write_tsv(rows, tsv)
+    write_tsv(rows, tsv)
     text = "\n".join([
         "# Table 2: emotion classification accuracy (utterance level, leave-one-session-out)",
         "",
@@ -123,14 +122,6 @@ def write_table2(
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
 
-
-def _write_tsv(rows: Sequence[Mapping[str, str]], path: str | Path) -> None:
-    """Like `affectrep.tables.write_tsv`, but UTF-8 whatever the locale (the cells hold ±)."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t",
-                                lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def pooled_confusion(results: Sequence[Mapping]) -> np.ndarray:

@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from affectrep.atomic import atomic_path
 
 # Paper, Table 1: held-out validation accuracy on IEMOCAP (%), by our model ids.
@@ -28,11 +30,20 @@ PAPER_TABLE1: dict[str, float] = {
 
 
 def write_tsv(rows: Sequence[dict], path: str | Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+    """Rows as a tab-separated file with a header, UTF-8 whatever the locale (cells hold ±)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t",
                                 lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def spread(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+    """`mean ± std` (population std) of the finite values times `scale`; `n/a` if none."""
+    finite = [v * scale for v in values if math.isfinite(v)]
+    if not finite:
+        return "n/a"
+    return f"{np.mean(finite):.{digits}f} ± {np.std(finite):.{digits}f}"
 
 
 def markdown_table(rows: Sequence[dict]) -> str:

@@ -4,6 +4,7 @@ import re
 from types import SimpleNamespace
 
 from affectrep.config import (
+    COMBINED_CORPUS,
     audio_policy,
     corpus_root,
     mlp_settings,
@@ -295,7 +296,7 @@ def cross_corpora():
     return config["use"]["cross_corpus"] or list(config["run"])
 
 
-COMBINED = "all-corpora"  # pretraining on every corpus of the matrix at once
+COMBINED = COMBINED_CORPUS  # pretraining on every corpus of the matrix at once
 
 
 def cross_corpus_pooled(wildcards):
