@@ -1,11 +1,14 @@
 """The IEMOCAP reader on text in the real EmoEvaluation format and on the real layout."""
 
+import codecs
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from affectrep.audio import BadAudioError
+from affectrep.corpora.build import build_manifest, summarise
 from affectrep.corpora.discovery import CorpusError
 from affectrep.corpora.iemocap import (
     majority_category,
@@ -105,21 +108,32 @@ def test_speaker_comes_from_the_last_part_of_the_id():
         speaker_of("speaker1_utt3")
 
 
-def _write_release(root: Path, text: str = EMO_EVALUATION) -> None:
-    wav_dir = root / "Session1" / "sentences" / "wav" / "Ses01F_impro01"
+def _write_release(
+    root: Path, text: str = EMO_EVALUATION, dialog: str = "Ses01F_impro01", bom: bool = False
+) -> Path:
+    """One dialog of the release layout: its label file and a WAV per record. Returns the
+    WAV folder."""
+    wav_dir = root / "Session1" / "sentences" / "wav" / dialog
     wav_dir.mkdir(parents=True)
     labels = root / "Session1" / "dialog" / "EmoEvaluation"
-    labels.mkdir(parents=True)
-    (labels / "Ses01F_impro01.txt").write_text(text)
+    labels.mkdir(parents=True, exist_ok=True)
+    (labels / f"{dialog}.txt").write_bytes((codecs.BOM_UTF8 if bom else b"") + text.encode())
     for record in parse_emo_evaluation(text):
         tone = 0.1 * np.sin(np.arange(8000) * 0.1).astype(np.float32)
         sf.write(wav_dir / f"{record.utterance_id}.wav", tone, 16000)
-    (wav_dir / "._Ses01F_impro01_F000.wav").write_bytes(b"resource fork")
+    (wav_dir / f"._{dialog}_F000.wav").write_bytes(b"resource fork")
+    return wav_dir
+
+
+def _read(root: Path, **options):
+    rows, rejected = read_iemocap(root, **options)
+    assert rejected == []
+    return rows
 
 
 def test_reads_the_release_layout(tmp_path):
     _write_release(tmp_path)
-    rows = read_iemocap(tmp_path)
+    rows = _read(tmp_path)
     by_id = {row.id: row for row in rows}
     assert sorted(by_id) == sorted(r.utterance_id for r in parse_emo_evaluation(EMO_EVALUATION))
     neutral = by_id["Ses01F_impro01_F000"]
@@ -137,29 +151,154 @@ def test_reads_the_release_layout(tmp_path):
 def test_merge_excited_and_agreement_threshold(tmp_path):
     excited = EMO_EVALUATION.replace("Neutral;", "Excited;")
     _write_release(tmp_path, excited)
-    plain = {r.id: r for r in read_iemocap(tmp_path)}
-    merged = {r.id: r for r in read_iemocap(tmp_path, merge_excited=True)}
+    plain = {r.id: r for r in _read(tmp_path)}
+    merged = {r.id: r for r in _read(tmp_path, merge_excited=True)}
     assert plain["Ses01F_impro01_F000"].emotion == ""
     assert merged["Ses01F_impro01_F000"].emotion == "happiness"
-    strict = {r.id: r for r in read_iemocap(tmp_path, merge_excited=True, min_agreement=4)}
+    strict = {r.id: r for r in _read(tmp_path, merge_excited=True, min_agreement=4)}
     assert strict["Ses01F_impro01_F000"].emotion == ""
 
 
 def test_improvised_only(tmp_path):
     _write_release(tmp_path)
-    assert len(read_iemocap(tmp_path, dialogs="improvised")) == 4
-    assert read_iemocap(tmp_path, dialogs="scripted") == []
+    assert len(_read(tmp_path, dialogs="improvised")) == 4
+    assert _read(tmp_path, dialogs="scripted") == []
 
 
-def test_missing_labels_and_missing_root(tmp_path):
-    _write_release(tmp_path)
-    extra = tmp_path / "Session1/sentences/wav/Ses01F_impro01/Ses01F_impro01_F009.wav"
-    sf.write(extra, np.ones(8000, dtype=np.float32) * 0.1, 16000)
-    with pytest.raises(CorpusError, match="no record for Ses01F_impro01_F009"):
-        read_iemocap(tmp_path)
+def test_missing_root(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
         read_iemocap(tmp_path / "nowhere")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(CorpusError, match="Session"):
         read_iemocap(empty)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    records = parse_emo_evaluation("\ufeff" + EMO_EVALUATION, "bom.txt")
+    assert [r.utterance_id for r in records] == [
+        r.utterance_id for r in parse_emo_evaluation(EMO_EVALUATION)]
+    # Also when the BOM stands right before the first record (no % header).
+    first_record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901"):]
+    assert len(parse_emo_evaluation("\ufeff" + first_record)) == 4
+    _write_release(tmp_path, bom=True)
+    assert len(_read(tmp_path)) == 4
+
+
+def test_a_duplicate_utterance_id_names_both_label_files(tmp_path):
+    _write_release(tmp_path)
+    # A second dialog whose label file repeats Ses01F_impro01_M000's record.
+    other = EMO_EVALUATION.replace("Ses01F_impro01", "Ses01F_impro02").replace(
+        "Ses01F_impro02_M000", "Ses01F_impro01_M000")
+    _write_release(tmp_path, other, dialog="Ses01F_impro02")
+    labels = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
+    with pytest.raises(CorpusError) as caught:
+        read_iemocap(tmp_path)
+    message = str(caught.value)
+    assert "Ses01F_impro01_M000 is labelled twice" in message
+    assert f"{labels / 'Ses01F_impro01.txt'}, line 12" in message
+    assert f"{labels / 'Ses01F_impro02.txt'}, line 12" in message
+
+
+def test_a_duplicate_utterance_id_in_one_file_names_both_lines():
+    record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901"):EMO_EVALUATION.index("[10.0100")]
+    with pytest.raises(CorpusError, match=r"a\.txt, line 34: utterance Ses01F_impro01_F000 "
+                                          r"is labelled again \(first on line 3\)"):
+        parse_emo_evaluation(EMO_EVALUATION + "\n" + record, "a.txt")
+
+
+@pytest.mark.parametrize(
+    ("good", "garbled"),
+    [
+        ("A-E3:\tval 3; act 2; dom  2;", "A-E3:\tval x; act 2; dom  2;"),
+        ("A-E3:\tval 3; act 2; dom  2;", "A-E3:\tvla 3; act 2; dom  2;"),
+        ("A-E3:\tval 3; act 2; dom  2;", "A-E3:\tval 3 act 2 dom 2"),
+        ("A-E3:\tval 3; act 2; dom  2;", "A -E3:\tval 3; act 2; dom  2;"),
+        ("A-E3:\tval 3; act 2; dom  2;", "E3:\tval 3; act 2; dom  2;"),
+        ("A-E3:\tval 3; act 2; dom  2;", "val 3; act 2; dom  2;"),
+        ("C-E3:\tNeutral;", "c-E3:\tNeutral;"),
+        ("C-E3:\tNeutral;", "C-E3\tNeutral;"),
+    ],
+)
+def test_a_garbled_rating_line_names_file_and_line(tmp_path, good, garbled):
+    assert good in EMO_EVALUATION
+    text = EMO_EVALUATION.replace(good, garbled, 1)
+    line = EMO_EVALUATION.splitlines().index(
+        next(raw for raw in EMO_EVALUATION.splitlines() if raw.startswith(good))) + 1
+    with pytest.raises(CorpusError, match=rf"Ses01F_impro01\.txt, line {line}: malformed"):
+        parse_emo_evaluation(text, "Ses01F_impro01.txt")
+    _write_release(tmp_path, EMO_EVALUATION)
+    (tmp_path / "Session1/dialog/EmoEvaluation/Ses01F_impro01.txt").write_text(text)
+    with pytest.raises(CorpusError, match=rf"EmoEvaluation/Ses01F_impro01\.txt, line {line}: "):
+        read_iemocap(tmp_path)
+
+
+def test_a_rating_left_out_is_not_garbled():
+    text = EMO_EVALUATION.replace("A-E3:\tval 3; act 2; dom  2;", "A-E3:\tval 3; act 2; dom ;")
+    records = parse_emo_evaluation(text)
+    assert records[0].ratings["E3"] == {"val": 3.0, "act": 2.0}
+    assert mean_ratings(records[0])["dom"] == 3.0  # E4 alone
+
+
+IEMOCAP = {"reader": "iemocap"}
+
+
+def test_a_label_without_audio_is_listed_as_missing_and_counted(tmp_path):
+    wav_dir = _write_release(tmp_path)
+    (wav_dir / "Ses01F_impro01_M001.wav").unlink()
+    rows, rejected = read_iemocap(tmp_path)
+    assert [r.id for r in rows] == [
+        "Ses01F_impro01_F000", "Ses01F_impro01_F001", "Ses01F_impro01_M000"]
+    (missing,) = rejected
+    assert (missing.path, missing.reason) == (
+        str((wav_dir / "Ses01F_impro01_M001.wav").resolve()), "missing")
+    assert "Ses01F_impro01.txt, line 27" in missing.detail
+    # Not asked for: a scripted-only read does not list improvised labels.
+    assert read_iemocap(tmp_path, dialogs="scripted") == ([], [])
+
+    kept, rejected = build_manifest(IEMOCAP, tmp_path, {"min_duration_s": 0.25})
+    assert len(kept) == 3
+    assert [(r.reason, Path(r.path).name) for r in rejected] == [
+        ("missing", "Ses01F_impro01_M001.wav")]
+    summary = summarise(kept, rejected)
+    assert "1 file rejected (rejected.tsv): missing 1 (labels without audio)" in summary
+    assert summarise(kept).splitlines()[-1] == "no files rejected"
+    with pytest.raises(BadAudioError, match="Ses01F_impro01_M001.wav: missing"):
+        build_manifest(IEMOCAP, tmp_path, {}, strict=True)
+
+
+def test_audio_without_a_label_is_listed_or_stops_a_strict_run(tmp_path):
+    wav_dir = _write_release(tmp_path)
+    extra = wav_dir / "Ses01F_impro01_F009.wav"
+    sf.write(extra, np.ones(8000, dtype=np.float32) * 0.1, 16000)
+    rows, rejected = read_iemocap(tmp_path)
+    assert len(rows) == 4
+    assert [(r.path, r.reason) for r in rejected] == [(str(extra.resolve()), "unlabelled")]
+    assert "no record for Ses01F_impro01_F009 in" in rejected[0].detail
+
+    kept, rejected = build_manifest(IEMOCAP, tmp_path, {})
+    assert len(kept) == 4 and [r.reason for r in rejected] == ["unlabelled"]
+    assert "unlabelled 1 (audio without a label)" in summarise(kept, rejected)
+    with pytest.raises(BadAudioError) as caught:
+        build_manifest(IEMOCAP, tmp_path, {}, strict=True)
+    assert caught.value.reason == "unlabelled"
+    assert str(extra.resolve()) in str(caught.value)
+
+
+def test_bad_audio_and_unpaired_files_share_rejected(tmp_path):
+    wav_dir = _write_release(tmp_path)
+    good = wav_dir / "Ses01F_impro01_F000.wav"
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) - 2000])
+    (wav_dir / "Ses01F_impro01_M000.wav").write_bytes(b"")
+    (wav_dir / "Ses01F_impro01_M001.wav").unlink()
+    kept, rejected = build_manifest(IEMOCAP, tmp_path, {})
+    assert [r.id for r in kept] == ["Ses01F_impro01_F001"]
+    assert {Path(r.path).stem: r.reason for r in rejected} == {
+        "Ses01F_impro01_M001": "missing", "Ses01F_impro01_F000": "truncated",
+        "Ses01F_impro01_M000": "empty"}
+    truncated = next(r for r in rejected if r.reason == "truncated")
+    assert truncated.detail == "header says 8000 frames, 7000 readable"
+    (wav_dir / "Ses01F_impro01_F001.wav").write_bytes(b"")
+    with pytest.raises(CorpusError, match="no usable utterance; 4 files rejected"):
+        build_manifest(IEMOCAP, tmp_path, {})

@@ -2,8 +2,11 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
+from affectrep.corpora.build import build_manifest, summarise
 from affectrep.corpora.cremad import read_cremad
 from affectrep.corpora.discovery import CorpusError, find_audio
 from affectrep.corpora.emodb import read_emodb
@@ -119,3 +122,52 @@ def test_table_errors_name_table_line_and_column(tmp_path, content, message):
     assert str(table) in str(caught.value)
     with pytest.raises(CorpusError, match="does not exist"):
         read_table(tmp_path / "absent.csv")
+
+
+def _tone(path: Path, seconds: float = 1.0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, 0.3 * np.sin(np.arange(int(16000 * seconds)) * 0.05), 16000)
+
+
+@pytest.mark.parametrize(
+    ("settings", "names"),
+    [
+        ({"reader": "emodb"}, ["03a01Fa.wav", "08a01Ta.wav", "03a02Wa.wav", "08a02Na.wav"]),
+        ({"reader": "ravdess"}, ["Actor_01/03-01-05-01-01-01-01.wav",
+                                 "Actor_02/03-01-04-01-01-01-02.wav",
+                                 "Actor_01/03-01-03-01-01-01-01.wav",
+                                 "Actor_02/03-01-01-01-01-01-02.wav"]),
+        ({"reader": "cremad"}, ["1001_DFA_ANG_XX.wav", "1002_DFA_SAD_XX.wav",
+                                "1001_IEO_HAP_HI.wav", "1002_IEO_NEU_XX.wav"]),
+    ],
+)
+def test_every_reader_rejects_truncated_and_empty_files(tmp_path, settings, names):
+    root = tmp_path / "corpus"
+    for name in names:
+        _tone(root / name)
+    truncated, empty = root / names[2], root / names[3]
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) - 2 * 4000])  # 4000 16-bit frames short
+    empty.write_bytes(b"")
+    kept, rejected = build_manifest(settings, root, {"min_duration_s": 0.25})
+    assert sorted(Path(r.path).name for r in kept) == sorted(Path(n).name for n in names[:2])
+    assert sorted((Path(r.path).name, r.reason, r.detail) for r in rejected) == sorted([
+        (Path(names[2]).name, "truncated", "header says 16000 frames, 12000 readable"),
+        (Path(names[3]).name, "empty", "0 bytes"),
+    ])
+    assert summarise(kept, rejected).splitlines()[-1] == (
+        "2 files rejected (rejected.tsv): empty 1, truncated 1")
+
+
+def test_a_table_corpus_lists_missing_truncated_and_empty_files(tmp_path):
+    for name in ("a.wav", "b.wav", "c.wav", "e.wav"):
+        _tone(tmp_path / "audio" / name)
+    (tmp_path / "audio" / "b.wav").write_bytes((tmp_path / "audio" / "b.wav").read_bytes()[:-100])
+    (tmp_path / "audio" / "c.wav").write_bytes(b"")
+    table = tmp_path / "corpus.csv"
+    table.write_text("path,speaker,emotion\naudio/a.wav,s1,angry\naudio/b.wav,s2,sad\n"
+                     "audio/c.wav,s2,sad\naudio/d.wav,s1,sad\naudio/e.wav,s2,neutral\n")
+    kept, rejected = build_manifest({"reader": "table"}, table, {})
+    assert [r.id for r in kept] == ["a", "e"]
+    assert {Path(r.path).name: r.reason for r in rejected} == {
+        "b.wav": "truncated", "c.wav": "empty", "d.wav": "missing"}

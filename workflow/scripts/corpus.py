@@ -13,12 +13,12 @@ logger = setup_logging(snakemake.log[0])
 rows, rejected = build_manifest(
     snakemake.params.settings,
     Path(snakemake.params.root),
-    snakemake.params.policy,
+    snakemake.params.policy,  # an AudioPolicy or a plain mapping of its fields
     strict=snakemake.params.strict,
     logger=logger,
 )
 write_rejections(rejected, snakemake.output.rejected)
 write_manifest(rows, snakemake.output.manifest)
-summary = summarise(rows)
+summary = summarise(rows, rejected)
 Path(snakemake.output.summary).write_text(summary + "\n")
 logger.info("manifest:\n%s", summary)

@@ -1,13 +1,19 @@
-"""From a corpus entry of the config to a checked manifest and the list of rejected files."""
+"""From a corpus entry of the config to a checked manifest and the list of rejected files.
+
+`rejected.tsv` lists every file left out and why: what the reader could not pair (IEMOCAP:
+a label without its WAV, `missing`; a WAV without a label, `unlabelled`) and the audio that
+failed `affectrep.audio`'s checks. In strict mode the first of them stops the run instead.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from affectrep.audio import AudioPolicy, BadAudioError, load_audio
+from affectrep.audio import AudioPolicy, BadAudioError, as_policy, load_audio
 from affectrep.corpora.cremad import read_cremad
 from affectrep.corpora.discovery import CorpusError
 from affectrep.corpora.emodb import read_emodb
@@ -19,8 +25,9 @@ from affectrep.manifest import Rejection, Utterance
 from affectrep.progress import Progress
 
 
-def read_corpus(settings: dict, root: Path) -> list[Utterance]:
-    """Run the reader named in a corpus's settings (a validated `corpora.<name>` entry)."""
+def read_corpus(settings: dict, root: Path) -> tuple[list[Utterance], list[Rejection]]:
+    """Run the reader named in a corpus's settings (a validated `corpora.<name>` entry): the
+    rows, and the files the reader itself left out (only IEMOCAP pairs labels with audio)."""
     reader = settings["reader"]
     if reader == "iemocap":
         return read_iemocap(
@@ -31,24 +38,24 @@ def read_corpus(settings: dict, root: Path) -> list[Utterance]:
             include_self_evaluation=settings.get("include_self_evaluation", False),
         )
     if reader == "emodb":
-        return read_emodb(root)
+        return read_emodb(root), []
     if reader == "ravdess":
-        return read_ravdess(root, include_song=settings.get("include_song", False))
+        return read_ravdess(root, include_song=settings.get("include_song", False)), []
     if reader == "cremad":
-        return read_cremad(root)
+        return read_cremad(root), []
     if reader == "table":
         audio_root = settings.get("audio_root")
         return read_table(
             root,
             audio_root=Path(audio_root) if audio_root else None,
             merge_excited=settings.get("merge_excited", False),
-        )
+        ), []
     raise CorpusError(f"unknown reader {reader!r}")
 
 
 def check_audio(
     rows: list[Utterance],
-    policy: AudioPolicy,
+    policy: AudioPolicy | Mapping,
     *,
     strict: bool = False,
     logger: logging.Logger | None = None,
@@ -58,6 +65,7 @@ def check_audio(
     With `strict`, the first bad file raises `BadAudioError`, which names it.
     """
     logger = logger or logging.getLogger(__name__)
+    policy = as_policy(policy)
     kept: list[Utterance] = []
     rejected: list[Rejection] = []
     progress = Progress(len(rows), "checking audio", logger, unit="files")
@@ -87,21 +95,32 @@ def _speaker_groups(settings: dict) -> dict[str, list[str]] | int | None:
 def build_manifest(
     settings: dict,
     root: Path,
-    policy: AudioPolicy,
+    policy: AudioPolicy | Mapping,
     *,
     strict: bool = False,
     logger: logging.Logger | None = None,
 ) -> tuple[list[Utterance], list[Rejection]]:
-    """Read, check and group a corpus: the manifest rows and the rejected files."""
+    """Read, check and group a corpus: the manifest rows and the rejected files (first those
+    the reader could not pair, then those whose audio failed its checks).
+
+    `policy` is an `AudioPolicy` or a plain mapping of its fields. With `strict`, the first
+    rejected file raises `BadAudioError`, which names it and the reason.
+    """
     logger = logger or logging.getLogger(__name__)
-    rows = read_corpus(settings, root)
+    rows, unpaired = read_corpus(settings, root)
     duplicates = [uid for uid, count in Counter(r.id for r in rows).items() if count > 1]
     if duplicates:
         raise CorpusError(f"{root}: utterance ids occur more than once: {duplicates[:10]}")
     logger.info("%s: %d utterances found by reader %s", root, len(rows), settings["reader"])
+    for item in unpaired:
+        error = BadAudioError(item.path, item.reason, item.detail)
+        if strict:
+            raise error
+        logger.warning("rejected %s", error)
     kept, rejected = check_audio(rows, policy, strict=strict, logger=logger)
+    rejected = [*unpaired, *rejected]
     if not kept:
-        raise CorpusError(f"{root}: none of the {len(rows)} audio files is usable")
+        raise CorpusError(f"{root}: no usable utterance; {_rejected_line(rejected)}")
     kept = assign_sessions(kept, _speaker_groups(settings))
     logger.info("%d utterances kept, %d rejected", len(kept), len(rejected))
     for reason, count in sorted(Counter(r.reason for r in rejected).items()):
@@ -109,8 +128,25 @@ def build_manifest(
     return kept, rejected
 
 
-def summarise(rows: list[Utterance]) -> str:
-    """A short text table of the manifest: hours, utterances, and emotions per speaker."""
+# What a count of rejected files means where the reason code alone does not say it.
+_COUNTED_AS = {"missing": "labels without audio", "unlabelled": "audio without a label"}
+
+
+def _rejected_line(rejected: Iterable[Rejection]) -> str:
+    counts = Counter(r.reason for r in rejected)
+    if not counts:
+        return "no files rejected"
+    parts = [
+        f"{reason} {count}" + (f" ({_COUNTED_AS[reason]})" if reason in _COUNTED_AS else "")
+        for reason, count in sorted(counts.items())
+    ]
+    total = sum(counts.values())
+    return f"{total} file{'s' if total > 1 else ''} rejected (rejected.tsv): {', '.join(parts)}"
+
+
+def summarise(rows: list[Utterance], rejected: Iterable[Rejection] = ()) -> str:
+    """A short text table of the manifest: hours, utterances, and emotions per speaker, then
+    the rejected files counted by reason (labels without audio are `missing`)."""
     hours = sum(r.duration_s or 0.0 for r in rows) / 3600
     speakers = sorted({r.speaker for r in rows})
     emotions = sorted({r.emotion for r in rows if r.emotion})
@@ -122,4 +158,5 @@ def summarise(rows: list[Utterance]) -> str:
         counts = Counter(r.emotion or "other" for r in mine)
         cells = [speaker, mine[0].session, *(str(counts[e]) for e in emotions)]
         lines.append("\t".join([*cells, str(counts["other"]), str(len(mine))]))
+    lines.append(_rejected_line(rejected))
     return "\n".join(lines)

@@ -16,6 +16,13 @@ An EmoEvaluation record looks like (fields separated by TABs)::
 `C-` lines are categorical judgements (an annotator may give several categories), `A-` lines
 are valence/activation/dominance ratings from 1 to 5. Annotators `E*` are the external
 evaluators; `F*`/`M*` are the actors' self-evaluations, which the paper does not count.
+
+The text is read strictly, so that a damaged copy fails loudly instead of quietly losing
+labels: a line that looks like an annotation but does not parse, and an utterance labelled
+twice (in one file or in two), stop the reader with the file and line named. A UTF-8 byte
+order mark (left by some editors) is accepted. A label whose WAV is absent and a WAV without
+a label are not errors of the text: `read_iemocap` returns them as `Rejection`s (`missing`,
+`unlabelled`) for `rejected.tsv`.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 
 from affectrep.corpora.discovery import CorpusError, find_audio
 from affectrep.emotions import four_class
-from affectrep.manifest import Utterance
+from affectrep.manifest import Rejection, Utterance
 
 _SUMMARY = re.compile(
     r"^\[(?P<start>[\d.]+)\s*-\s*(?P<end>[\d.]+)\]\s+(?P<id>\S+)\s+(?P<label>\S+)\s+"
@@ -35,7 +42,14 @@ _SUMMARY = re.compile(
 )
 _CATEGORICAL = re.compile(r"^C-(?P<who>[A-Za-z]+\d*):\s*(?P<labels>[^()]*?)\s*(\(.*\))?\s*$")
 _ATTRIBUTE = re.compile(r"^A-(?P<who>[A-Za-z]+\d*):\s*(?P<ratings>[^()]*?)\s*(\(.*\))?\s*$")
-_RATING = re.compile(r"(?P<name>val|act|dom)\s+(?P<value>\d+(?:\.\d+)?)")
+# One item of an A- line's `val 3; act 2; dom  2;`. A name without a value is a rating the
+# annotator left out.
+_RATING = re.compile(r"^(?P<name>val|act|dom)(?:\s+(?P<value>\d+(?:\.\d+)?))?$")
+# Lines that are meant as annotations but are not a well-formed C- or A- line: a mangled
+# prefix (`c-E2:`, `A -E3:`, `E3:`) or ratings without their prefix.
+_ANNOTATION_LIKE = re.compile(
+    r"^[A-Za-z]{1,3}\s*-\s*[A-Za-z]+\d*\s*:|^[A-Za-z]+\d+\s*:|\b(?:val|act|dom)\s+\d"
+)
 
 # IEMOCAP's categorical names, normalised to the words the manifest uses.
 _CATEGORY_NAMES = {
@@ -68,6 +82,12 @@ class EmoEvaluation:
     summary_vad: tuple[float, float, float]
     categories: dict[str, list[str]] = field(default_factory=dict)
     ratings: dict[str, dict[str, float]] = field(default_factory=dict)
+    source: str = ""
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}, line {self.line}"
 
 
 def _category(name: str, where: str) -> str:
@@ -80,10 +100,29 @@ def _category(name: str, where: str) -> str:
     raise CorpusError(f"{where}: unknown IEMOCAP category {name!r}")
 
 
+def _ratings(text: str, where: str, raw: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for item in text.split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        match = _RATING.match(item)
+        if match is None:
+            raise CorpusError(
+                f"{where}: malformed rating {item!r} in attribute line {raw!r}; "
+                f"expected 'val N; act N; dom N;'"
+            )
+        # Some annotators left a rating out (`dom ;`); keep what is there.
+        if match["value"] is not None:
+            found[match["name"]] = float(match["value"])
+    return found
+
+
 def parse_emo_evaluation(text: str, source: str = "<text>") -> list[EmoEvaluation]:
     """Parse the text of one EmoEvaluation file; `source` names it in error messages."""
     records: list[EmoEvaluation] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         line = raw.strip()
         where = f"{source}, line {number}"
         if not line or line.startswith("%"):
@@ -95,6 +134,12 @@ def parse_emo_evaluation(text: str, source: str = "<text>") -> list[EmoEvaluatio
                     f"{where}: expected '[start - end]<TAB>utterance<TAB>label<TAB>[V, A, D]', "
                     f"got {raw!r}"
                 )
+            if match["id"] in seen:
+                raise CorpusError(
+                    f"{where}: utterance {match['id']} is labelled again "
+                    f"(first on line {seen[match['id']]})"
+                )
+            seen[match["id"]] = number
             records.append(
                 EmoEvaluation(
                     utterance_id=match["id"],
@@ -102,6 +147,8 @@ def parse_emo_evaluation(text: str, source: str = "<text>") -> list[EmoEvaluatio
                     end_s=float(match["end"]),
                     summary_label=match["label"],
                     summary_vad=(float(match["v"]), float(match["a"]), float(match["d"])),
+                    source=source,
+                    line=number,
                 )
             )
             continue
@@ -118,10 +165,13 @@ def parse_emo_evaluation(text: str, source: str = "<text>") -> list[EmoEvaluatio
             match = _ATTRIBUTE.match(line)
             if match is None:
                 raise CorpusError(f"{where}: malformed attribute line {raw!r}")
-            found = {m["name"]: float(m["value"]) for m in _RATING.finditer(match["ratings"])}
-            # Some annotators left a rating out; keep what is there.
-            current.ratings[match["who"]] = found
-        # Other line kinds in the release are not used here.
+            current.ratings[match["who"]] = _ratings(match["ratings"], where, raw)
+        elif _ANNOTATION_LIKE.search(line):
+            raise CorpusError(
+                f"{where}: malformed annotation line {raw!r}; expected 'C-<annotator>:' "
+                f"or 'A-<annotator>:'"
+            )
+        # Other text in a record is not used here.
     return records
 
 
@@ -181,6 +231,35 @@ def speaker_of(utterance_id: str) -> str:
     return parts[0][:5] + parts[-1][0]
 
 
+def read_labels(root: Path) -> dict[str, tuple[EmoEvaluation, Path]]:
+    """Every EmoEvaluation record under `root`: utterance id -> (record, its label file).
+
+    An utterance labelled in two files is an error naming both.
+    """
+    labels: dict[str, tuple[EmoEvaluation, Path]] = {}
+    for text_file in sorted(Path(root).glob("Session*/dialog/EmoEvaluation/*.txt")):
+        if text_file.name.startswith("._"):
+            continue
+        text = text_file.read_bytes().decode("utf-8-sig", errors="replace")
+        for record in parse_emo_evaluation(text, str(text_file)):
+            if record.utterance_id in labels:
+                first = labels[record.utterance_id][0]
+                raise CorpusError(
+                    f"utterance {record.utterance_id} is labelled twice: in {first.where} "
+                    f"and in {record.where}"
+                )
+            labels[record.utterance_id] = (record, text_file)
+    return labels
+
+
+def _wanted(dialog: str, dialogs: str) -> bool:
+    if dialogs == "improvised":
+        return "_impro" in dialog
+    if dialogs == "scripted":
+        return "_script" in dialog
+    return True
+
+
 def read_iemocap(
     root: Path,
     *,
@@ -188,38 +267,37 @@ def read_iemocap(
     min_agreement: int = 2,
     dialogs: str = "all",
     include_self_evaluation: bool = False,
-) -> list[Utterance]:
+) -> tuple[list[Utterance], list[Rejection]]:
     """Read every utterance of an IEMOCAP release under `root`.
 
     `emotion` is set only where at least `min_agreement` annotators agree on one of the four
     classes (the paper's rule); `dialogs` is ``all``, ``improvised`` or ``scripted``.
     Activation and valence are the annotators' mean ratings (1 to 5).
+
+    Returns the rows (sorted by id) and what cannot be a row, for `rejected.tsv`: a label
+    whose WAV is absent (`missing`, at the path the WAV should have) and a WAV without a
+    label (`unlabelled`).
     """
     if dialogs not in ("all", "improvised", "scripted"):
         raise ValueError(f"dialogs must be all, improvised or scripted, not {dialogs!r}")
     expected = "Session1..Session5 folders with sentences/wav/<dialog>/<utterance>.wav"
     wavs = find_audio(root, "Session*/sentences/wav/*/*.wav", expected=expected)
-    labels: dict[str, EmoEvaluation] = {}
-    for text_file in sorted(Path(root).glob("Session*/dialog/EmoEvaluation/*.txt")):
-        if text_file.name.startswith("._"):
-            continue
-        for record in parse_emo_evaluation(text_file.read_text(errors="replace"), str(text_file)):
-            labels[record.utterance_id] = record
+    labels = read_labels(root)
 
     rows: list[Utterance] = []
+    rejected: list[Rejection] = []
     for wav in wavs:
         utterance_id = wav.stem
         dialog = wav.parent.name
-        if dialogs == "improvised" and "_impro" not in dialog:
+        if not _wanted(dialog, dialogs):
             continue
-        if dialogs == "scripted" and "_script" not in dialog:
+        if utterance_id not in labels:
+            label_file = wav.parents[3] / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+            rejected.append(Rejection(
+                str(wav.resolve()), "unlabelled", f"no record for {utterance_id} in {label_file}"
+            ))
             continue
-        record = labels.get(utterance_id)
-        if record is None:
-            raise CorpusError(
-                f"{wav}: no record for {utterance_id} in "
-                f"{wav.parents[3] / 'dialog' / 'EmoEvaluation' / (dialog + '.txt')}"
-            )
+        record = labels[utterance_id][0]
         speaker = speaker_of(utterance_id)
         category, agreement, n_annotators = majority_category(
             record, include_self=include_self_evaluation
@@ -244,4 +322,13 @@ def read_iemocap(
                 n_annotators=n_annotators,
             )
         )
-    return sorted(rows, key=lambda row: row.id)
+    found = {wav.stem for wav in wavs}
+    for utterance_id, (record, text_file) in labels.items():
+        dialog = text_file.stem
+        if utterance_id in found or not _wanted(dialog, dialogs):
+            continue
+        wav = text_file.parents[2] / "sentences" / "wav" / dialog / f"{utterance_id}.wav"
+        rejected.append(Rejection(
+            str(wav.resolve()), "missing", f"labelled in {record.where}; no such audio file"
+        ))
+    return sorted(rows, key=lambda row: row.id), sorted(rejected, key=lambda r: r.path)
