@@ -54,6 +54,134 @@ LEVELS = ("frames", "pooled", "blstm")
 DEFAULT_WINDOW_S = 30.0
 
 
+class BundleError(ValueError):
+    """A bundle folder that cannot be used: missing or unreadable files, or arrays whose shapes
+    do not fit together (the message names the file and what is wrong)."""
+
+
+def _read(folder: Path, name: str, reader):
+    """`reader(path)`, with any failure to read the file turned into a `BundleError`."""
+    path = folder / name
+    if not path.is_file():
+        raise BundleError(f"{name} is missing")
+    try:
+        return reader(path)
+    except Exception as error:  # a file that cannot be parsed, whatever the library raises
+        raise BundleError(f"{name} is unreadable ({type(error).__name__}: {error})") from error
+
+
+def _npz(path: Path, keys=None) -> dict[str, np.ndarray]:
+    """The arrays `keys` (those present; None: all) of a NumPy archive."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files if keys is None or name in keys}
+
+
+def _shape(name: str, what: str, array, expected: tuple) -> np.ndarray:
+    """`array` as an array of the shape `expected` (None: any length), else `BundleError`."""
+    array = np.asarray(array)
+    fits = array.ndim == len(expected) and all(
+        want is None or have == want for have, want in zip(array.shape, expected, strict=True))
+    if not fits or not np.issubdtype(array.dtype, np.number):
+        shown = "(" + ", ".join("n" if w is None else str(w) for w in expected) + ")"
+        raise BundleError(f"{name}: {what} has shape {array.shape} ({array.dtype}), "
+                          f"expected {shown} numbers")
+    return array
+
+
+def _layers(name: str, tree, n_in: int) -> list[dict]:
+    """The encoder's layers as [{'W': (n_in, n_out), 'b': (n_out,)}, ...], each taking the
+    previous one's width."""
+    layers = tree.get("encoder") if isinstance(tree, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise BundleError(f"{name}: no encoder layers (encoder/0/W, ...)")
+    out = []
+    for number, layer in enumerate(layers):
+        if not isinstance(layer, dict) or "W" not in layer or "b" not in layer:
+            raise BundleError(f"{name}: encoder layer {number} lacks W or b")
+        weights = _shape(name, f"encoder/{number}/W", layer["W"], (n_in, None))
+        n_in = int(weights.shape[1])
+        out.append({"W": weights, "b": _shape(name, f"encoder/{number}/b", layer["b"], (n_in,))})
+    return out
+
+
+def _check_blstm(tree, n_codes: int) -> None:
+    from affectrep.blstm import DIRECTIONS
+
+    name = "blstm.npz"
+    if not isinstance(tree, dict) or any(not isinstance(tree.get(part), dict)
+                                         for part in (*DIRECTIONS, "readout")):
+        raise BundleError(f"{name}: expected {', '.join(DIRECTIONS)} and readout parameters")
+    half = None
+    for direction in DIRECTIONS:
+        params = tree[direction]
+        if any(key not in params for key in ("W", "U", "b")):
+            raise BundleError(f"{name}: {direction} lacks W, U or b")
+        if half is None:
+            half = int(np.shape(params["U"])[0]) if np.ndim(params["U"]) == 2 else 0
+        _shape(name, f"{direction}/W", params["W"], (n_codes, 4 * half))
+        _shape(name, f"{direction}/U", params["U"], (half, 4 * half))
+        _shape(name, f"{direction}/b", params["b"], (4 * half,))
+    readout = tree["readout"]
+    if any(key not in readout for key in ("W", "b")):
+        raise BundleError(f"{name}: readout lacks W or b")
+    _shape(name, "readout/W", readout["W"], (2 * half, n_codes))
+    _shape(name, "readout/b", readout["b"], (n_codes,))
+
+
+def _check_heads(heads: Mapping[str, np.ndarray], n_pooled: int, dimensions) -> None:
+    name = "heads.npz"
+    for prefix in ("emotion", "activation", "valence"):
+        if prefix != "emotion" and prefix not in dimensions and not any(
+                key.startswith(f"{prefix}/") for key in heads):
+            continue
+        for key in ("fill", "mean", "scale", "coef", "intercept"):
+            if f"{prefix}/{key}" not in heads:
+                raise BundleError(f"{name}: {prefix}/{key} is missing")
+        for key in ("fill", "mean", "scale"):
+            _shape(name, f"{prefix}/{key}", heads[f"{prefix}/{key}"], (n_pooled,))
+        if prefix != "emotion":
+            _shape(name, f"{prefix}/coef", heads[f"{prefix}/coef"], (1, n_pooled))
+            _shape(name, f"{prefix}/intercept", heads[f"{prefix}/intercept"], (1,))
+            continue
+        if "emotion/classes" not in heads:
+            raise BundleError(f"{name}: emotion/classes is missing")
+        classes = _shape(name, "emotion/classes", heads["emotion/classes"], (None,))
+        if (not np.issubdtype(classes.dtype, np.integer) or len(classes) < 2
+                or len(set(classes.tolist())) != len(classes)
+                or not all(0 <= c < len(CLASSES) for c in classes.tolist())):
+            raise BundleError(f"{name}: emotion/classes {classes.tolist()} are not distinct "
+                              f"class numbers 0..{len(CLASSES) - 1}")
+        rows = 1 if len(classes) == 2 else len(classes)  # binary: one score
+        _shape(name, "emotion/coef", heads["emotion/coef"], (rows, n_pooled))
+        _shape(name, "emotion/intercept", heads["emotion/intercept"], (rows,))
+
+
+def _check_info(info, folder: Path) -> ModelId:
+    name = "bundle.json"
+    if not isinstance(info, dict):
+        raise BundleError(f"{name}: not a JSON object")
+    if info.get("format") != FORMAT:
+        raise BundleError(f"{name}: bundle format {info.get('format')!r}, this version reads "
+                          f"format {FORMAT}")
+    try:
+        model = ModelId.parse(str(info.get("model")))
+    except ValueError as error:
+        raise BundleError(f"{name}: {error}") from error
+    if "context" in info and info["context"] != model.context:
+        raise BundleError(f"{name}: context {info['context']!r} but model {model}")
+    if "classes" in info and list(info["classes"]) != list(CLASSES):
+        raise BundleError(f"{name}: classes {info['classes']} but this version predicts "
+                          f"{list(CLASSES)}")
+    window = info.get("window_s", DEFAULT_WINDOW_S)
+    if not (isinstance(window, int | float) and math.isfinite(window) and window > 0):
+        raise BundleError(f"{name}: window_s must be a finite number > 0, not {window!r}")
+    if info.get("blstm") and not (folder / "blstm.npz").is_file():
+        raise BundleError("blstm.npz is missing (bundle.json says the bundle has a BLSTM)")
+    if not isinstance(info.get("dimensions", []), list):
+        raise BundleError(f"{name}: dimensions must be a list")
+    return model
+
+
 @dataclass
 class Bundle:
     folder: Path
@@ -70,29 +198,54 @@ class Bundle:
 
     @classmethod
     def load(cls, folder: str | Path) -> Bundle:
+        """Read a bundle folder and check it: every file must be readable and every array's
+        shape must fit `bundle.json`, the spectrogram settings and the encoder's widths, so
+        that a damaged bundle fails here (`BundleError`, naming the file and what is wrong)
+        and never half-way through the audio."""
+        folder = Path(folder)
+        try:
+            return cls._load(folder)
+        except BundleError as error:
+            raise BundleError(f"bundle {folder}: {error}") from error.__cause__
+
+    @classmethod
+    def _load(cls, folder: Path) -> Bundle:
+        from affectrep.blstm import POOLINGS
         from affectrep.pytree_io import load_tree
 
-        folder = Path(folder)
-        manifest = folder / "bundle.json"
-        if not manifest.exists():
-            raise FileNotFoundError(f"{folder}: not a model bundle (no bundle.json)")
-        info = json.loads(manifest.read_text())
-        if info.get("format") != FORMAT:
-            raise ValueError(f"{folder}: bundle format {info.get('format')}, this version "
-                             f"reads format {FORMAT}")
-        with np.load(folder / "features.npz") as stats:
+        if not (folder / "bundle.json").is_file():
+            raise BundleError("not a model bundle (no bundle.json)")
+        info = _read(folder, "bundle.json", lambda p: json.loads(p.read_text(encoding="utf-8")))
+        model = _check_info(info, folder)
+        stats = _read(folder, "features.npz",
+                      lambda p: _npz(p, ("spec", "mean", "std", "normalization")))
+        for key in ("spec", "mean", "std", "normalization"):
+            if key not in stats:
+                raise BundleError(f"features.npz: {key} is missing")
+        try:
             spec = SpectrogramSpec(**json.loads(str(stats["spec"])))
-            mean, std = stats["mean"], stats["std"]
-            normalization = str(stats["normalization"])
-        encoder_tree, _ = load_tree(folder / "encoder.npz")
+            spec.check()
+        except (TypeError, ValueError) as error:
+            raise BundleError(f"features.npz: spectrogram settings: {error}") from error
+        mean = _shape("features.npz", "mean", stats["mean"], (spec.n_dims,))
+        std = _shape("features.npz", "std", stats["std"], (spec.n_dims,))
+        encoder_tree, _ = _read(folder, "encoder.npz", load_tree)
+        # The encoder reads `context` frames of the spectrogram at once.
+        encoder = _layers("encoder.npz", encoder_tree, spec.n_dims * model.context)
+        n_codes = int(encoder[-1]["W"].shape[1])
         blstm, blstm_pooling = None, "mean"
         if (folder / "blstm.npz").exists():
-            blstm, blstm_meta = load_tree(folder / "blstm.npz")
-            blstm_pooling = blstm_meta.get("settings", {}).get("pooling", "mean")
-        with np.load(folder / "heads.npz") as archive:
-            heads = {name: archive[name] for name in archive.files}
-        return cls(folder, ModelId.parse(info["model"]), spec, mean, std, normalization,
-                   [{"W": p["W"], "b": p["b"]} for p in encoder_tree["encoder"]], blstm,
+            blstm, blstm_meta = _read(folder, "blstm.npz", load_tree)
+            _check_blstm(blstm, n_codes)
+            settings = blstm_meta.get("settings", {}) if isinstance(blstm_meta, dict) else {}
+            blstm_pooling = settings.get("pooling", "mean") if isinstance(settings, dict) else ""
+            if blstm_pooling not in POOLINGS:
+                raise BundleError(f"blstm.npz: pooling {blstm_pooling!r} is not one of "
+                                  f"{POOLINGS}")
+        heads = _read(folder, "heads.npz",
+                      lambda p: {k: v for k, v in _npz(p).items() if "/" in k})  # head/array
+        _check_heads(heads, 2 * n_codes, info.get("dimensions", []))
+        return cls(folder, model, spec, mean, std, str(stats["normalization"]), encoder, blstm,
                    blstm_pooling, heads, info)
 
     # --- the workflow's stages, one file at a time ----------------------------------------
