@@ -138,7 +138,8 @@ def test_report_holds_tables_sizes_figures_and_rejections(tmp_path):
         "demo", manifest=tmp_path / "manifest.tsv", summary=tmp_path / "summary.txt",
         rejected=tmp_path / "rejected.tsv", tables={"Table 1: grid": tmp_path / "t1.md"},
         figures=[tmp_path / "figures" / "figure1.png"], benchmarks=tmp_path / "benchmarks",
-        settings={"seed": 3}, output=tmp_path / "report.md")
+        record={"fold_vectors[corpus=demo]": {"settings": {"seed": 3}}},
+        output=tmp_path / "report.md")
     assert text == (tmp_path / "report.md").read_text()
     assert "6 utterances (0.00 h of audio" in text
     assert "## Table 1: grid" in text and "| 1 |" in text and "# Table 1\n" not in text

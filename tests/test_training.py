@@ -9,11 +9,11 @@ from affectrep.autoencoders import (
     ModelId,
     TrainingData,
     encode_frames,
-    pyramid,
     train_deep,
     train_stacked_layer,
 )
 from affectrep.featureset import FeatureIndex
+from affectrep.model_id import pyramid
 from affectrep.pytree_io import flatten, load_tree, save_tree, unflatten
 from affectrep.training import TrainSettings
 

@@ -25,16 +25,6 @@ from affectrep.npyio import DEFAULT_BLOCK_ROWS, iter_row_blocks, npy_layout
 from affectrep.training import TrainResult, TrainSettings, train
 
 
-def pyramid(n_in: int, n_layers: int) -> list[int]:
-    """Hidden widths halving layer by layer: 640, 3 -> [320, 160, 80]; 513, 3 -> [256, 128, 64]."""
-    widths = []
-    width = n_in
-    for _ in range(n_layers):
-        width //= 2
-        widths.append(width)
-    return widths
-
-
 @dataclass
 class TrainingData:
     """Frames and per-frame utterance bounds, on the device."""

@@ -46,6 +46,7 @@ from affectrep.heads import (
     predict_emotion,
 )
 from affectrep.model_id import ModelId
+from affectrep.provenance import settings_yaml
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
 from affectrep.tables import spread
 
@@ -358,7 +359,7 @@ def fit_heads(
 
 
 def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
-               normalization: str) -> str:
+               normalization: str, record: Mapping | None = None) -> str:
     lines = [
         f"# {model.title} ({model}), trained on corpus {corpus}",
         "",
@@ -391,9 +392,15 @@ def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
                          f"{len(entry['pearson'])} |")
     if "activation" not in card:
         lines += ["", "The corpus has no activation/valence ratings: `predict` gives nan."]
+    if record:
+        lines += ["", "## Settings", "",
+                  "Read from the outputs this bundle was made of (per workflow rule: the "
+                  "settings all its jobs shared; `config.yaml` has every job's):", "",
+                  "```yaml", settings_yaml(record), "```"]
     lines += ["", "Use: `affectrep predict <this folder> file.wav ...`, "
               "`affectrep embed <this folder> file.wav ... --out codes.csv`.", ""]
     return "\n".join(lines)
+
 
 
 def write_bundle(
@@ -408,12 +415,17 @@ def write_bundle(
     ids_file: str | Path,
     index_file: str | Path,
     manifest: str | Path,
-    settings: Mapping,
+    record: Mapping,
+    window_s: float,
     utterance: Mapping,
     seed: int,
     logger=None,
 ) -> dict:
-    """Fit the heads and write the bundle folder (see the module doc); returns bundle.json."""
+    """Fit the heads and write the bundle folder (see the module doc); returns bundle.json.
+
+    `record` is the provenance of the inputs (`affectrep.provenance`): the settings of every
+    job that made them. It becomes the bundle's config.yaml and the model card's settings, so
+    that both describe the arrays in the folder, not whatever the config says today."""
     from affectrep.evaluation import read_vectors
     from affectrep.featureset import read_index
     from affectrep.manifest import read_manifest
@@ -439,14 +451,17 @@ def write_bundle(
              "frames": index.n_frames, "hours": index.n_frames * spec.hop_ms / 3.6e6,
              "spec": spec.name}
     with atomic_path(out / "config.yaml") as tmp:
-        Path(tmp).write_text(yaml.safe_dump(dict(settings), sort_keys=False))
+        Path(tmp).write_text(
+            "# The settings of every workflow job that made this bundle's arrays, read from\n"
+            "# their outputs (job: its rule's params).\n"
+            + yaml.safe_dump(dict(record), sort_keys=True, default_flow_style=None, width=96))
     with atomic_path(out / "MODEL_CARD.md") as tmp:
-        Path(tmp).write_text(model_card(parsed, corpus, card, sizes, normalization),
+        Path(tmp).write_text(model_card(parsed, corpus, card, sizes, normalization, record),
                              encoding="utf-8")
     info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],
-            "window_s": float(settings.get("use", {}).get("window_s", DEFAULT_WINDOW_S)),
+            "window_s": float(window_s),
             "sizes": sizes, "results": card}
     with atomic_path(out / "bundle.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))

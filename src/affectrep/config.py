@@ -79,24 +79,59 @@ def _check_references(config: dict) -> None:
                 f"config key use.cross_corpus: {name!r} is not a corpus; defined are "
                 f"{sorted(corpora)}"
             )
+    _check_model_ids(config)
     spectrograms = config["features"]["spectrograms"]
-    for model in [*config["autoencoders"]["models"], *config["use"]["export"]]:
-        spec = model.split("-")[1]
-        if spec not in spectrograms:
-            raise ConfigError(
-                f"config key autoencoders.models: {model} needs spectrogram {spec!r}, "
-                f"which is not in features.spectrograms ({sorted(spectrograms)})"
-            )
     for spec in config["validation"]["baselines"]:
         if spec not in spectrograms:
             raise ConfigError(
                 f"config key validation.baselines: {spec!r} is not in features.spectrograms"
             )
-    for name in config["features"]["spectrograms"]:
+    _check_window(config["features"]["window"])
+    for name in spectrograms:
         try:
             spectrogram_spec(config, name).check()
         except ValueError as error:
             raise ConfigError(f"config key features.spectrograms.{name}: {error}") from None
+
+
+def model_id_keys(config: dict) -> list[tuple[str, str]]:
+    """(config key, model id) of every model id the config names."""
+    return [
+        *(("autoencoders.models", model) for model in config["autoencoders"]["models"]),
+        ("classification.encoder", config["classification"]["encoder"]),
+        *(("representations.models", model) for model in config["representations"]["models"]),
+        *(("use.export", model) for model in config["use"]["export"]),
+    ]
+
+
+def _check_model_ids(config: dict) -> None:
+    """Every model id parses and names a configured spectrogram (else the run would stop
+    after the corpus stages with a KeyError)."""
+    from affectrep.model_id import ModelId
+
+    spectrograms = config["features"]["spectrograms"]
+    for key, model in model_id_keys(config):
+        try:
+            parsed = ModelId.parse(str(model))
+        except ValueError as error:
+            raise ConfigError(f"config key {key}: {error}") from None
+        if parsed.spec not in spectrograms:
+            raise ConfigError(
+                f"config key {key}: {model} needs spectrogram {parsed.spec!r}, which is not "
+                f"in features.spectrograms ({sorted(spectrograms)})"
+            )
+
+
+def _check_window(name: str) -> None:
+    import scipy.signal
+
+    try:
+        scipy.signal.get_window(name, 320)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(
+            f"config key features.window: {name!r} is not a window scipy.signal.get_window "
+            f"knows (e.g. hamming, hann, blackman): {error}"
+        ) from None
 
 
 def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
@@ -139,8 +174,7 @@ def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> P
 
 def model_widths(config: dict, model: str) -> list[int]:
     """[n_in, hidden_1, ..., bottleneck] of a model id (n_in = spectrogram dims x context)."""
-    from affectrep.autoencoders import pyramid
-    from affectrep.model_id import ModelId
+    from affectrep.model_id import ModelId, pyramid
 
     parsed = ModelId.parse(model)
     n_in = spectrogram_spec(config, parsed.spec).n_dims * parsed.context

@@ -21,14 +21,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from affectrep.atomic import atomic_path
+from affectrep.atomic import atomic_path, remove_stale_temporaries, temporary_name
 from affectrep.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.manifest import Utterance
 from affectrep.npyio import NpyRowWriter, iter_row_blocks, npy_layout
@@ -121,7 +120,12 @@ def extract_feature_set(
     logger = logger or logging.getLogger(__name__)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    raw_path = out / f"frames.raw-{os.getpid()}.tmp"
+    # The unnormalised frames of the first pass; a killed run's copy is removed first.
+    raw_target = out / "frames-raw.f32"
+    for target in (raw_target, out / "frames.npy", out / "stats.npz", out / "index.tsv"):
+        for stale in remove_stale_temporaries(target):
+            logger.info("removed %s (left by a killed run)", stale)
+    raw_path = temporary_name(raw_target)
     overall = _RunningMoments(spec.n_dims)
     per_speaker: dict[str, _RunningMoments] = {}
     lengths = np.zeros(len(rows), dtype=np.int64)

@@ -54,3 +54,13 @@ class ModelId:
         else:
             name = spec.upper()
         return f"{self.kind.upper()}-{name}-{self.context}"
+
+
+def pyramid(n_in: int, n_layers: int) -> list[int]:
+    """Hidden widths halving layer by layer: 640, 3 -> [320, 160, 80]; 513, 3 -> [256, 128, 64]."""
+    widths = []
+    width = n_in
+    for _ in range(n_layers):
+        width //= 2
+        widths.append(width)
+    return widths

@@ -58,8 +58,8 @@ def unflatten(flat: dict[str, np.ndarray]) -> Any:
 def save_tree(path: str | Path, tree: Any, meta: dict | None = None) -> None:
     """Write `tree` (and `meta` as JSON) to `path` atomically."""
     arrays = flatten(tree)
-    if META_KEY in arrays:
-        raise ValueError(f"'{META_KEY}' is reserved for the metadata")
+    if META_KEY in arrays or "provenance" in arrays:
+        raise ValueError(f"'{META_KEY}' and 'provenance' are reserved for the metadata")
     with atomic_path(path) as tmp:
         np.savez(tmp, **arrays, **{META_KEY: np.array(json.dumps(meta or {}))})
 
@@ -67,6 +67,8 @@ def save_tree(path: str | Path, tree: Any, meta: dict | None = None) -> None:
 def load_tree(path: str | Path) -> tuple[Any, dict]:
     """The tree and the metadata saved by `save_tree`."""
     with np.load(path) as archive:
-        flat = {name: archive[name] for name in archive.files if name != META_KEY}
+        # `provenance` (affectrep.provenance) is the workflow's record, not a parameter.
+        flat = {name: archive[name] for name in archive.files
+                if name not in (META_KEY, "provenance")}
         meta = json.loads(str(archive[META_KEY])) if META_KEY in archive.files else {}
     return unflatten(flat), meta

@@ -9,7 +9,6 @@ files. Every number is read from the workflow's own outputs; nothing is typed in
 from __future__ import annotations
 
 import csv
-import json
 import os
 import platform
 from collections import defaultdict
@@ -17,10 +16,9 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
-import yaml
-
 from affectrep.atomic import atomic_path
 from affectrep.manifest import read_manifest
+from affectrep.provenance import settings_yaml
 from affectrep.tables import markdown_table
 
 PACKAGES = ("affectrep", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
@@ -83,6 +81,8 @@ def _body(path: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
+    # Its own sections go one level down, under the report's heading for it.
+    lines = [f"#{line}" if line.startswith("## ") else line for line in lines]
     return "\n".join(lines).strip()
 
 
@@ -100,7 +100,7 @@ def build_report(
     tables: Mapping[str, Path],
     figures: Sequence[Path],
     benchmarks: Path,
-    settings: Mapping,
+    record: Mapping,
     output: Path,
     rules: Sequence[str] = (),
 ) -> str:
@@ -135,9 +135,11 @@ def build_report(
               f"From the rules' benchmark files: {total:.0f} s of jobs in all (jobs run in "
               "parallel, so the run itself took less).", "", _markdown(times)]
     parts += ["", "## Rejected files", "", _markdown(rejections)]
-    parts += ["", "## Settings", "", "The configuration this run used (after defaults):", "",
-              "```yaml", yaml.safe_dump(json.loads(json.dumps(settings, default=str)),
-                                        default_flow_style=None, width=96).strip(), "```"]
+    parts += ["", "## Settings", "",
+              "Read from the outputs above, not from the config: per workflow rule, the "
+              "settings all its jobs shared (each output's own record, in its `.npz`, its "
+              "`.json` or the `.json` beside it, has every job's).", "",
+              "```yaml", settings_yaml(record), "```"]
     parts += ["", "## Software", "",
               _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
               ""]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -177,19 +178,50 @@ def resume_checkpoint(
     label: str,
 ) -> tuple[Any, Any, list[dict]]:
     """The state saved by `save_checkpoint` when it was made with the same `fingerprint`,
-    else the given initial state and an empty history (a checkpoint from other settings or
-    data is ignored, never half-used)."""
+    else the given initial state and an empty history. A checkpoint from other settings or
+    data, or one that cannot be read (a crash mid-write on a file system that lost the
+    rename's data, a truncated copy) or does not fit the model, is never half-used: it is
+    moved aside (`set_aside`) with a log line naming it, and training starts over."""
     if checkpoint is None or not Path(checkpoint).exists():
         return params, opt_state, []
-    state, meta = load_tree(checkpoint)
-    if meta.get("fingerprint") != fingerprint:
-        logger.info("%s: ignoring %s (made with other settings or data)", label, checkpoint)
+    try:
+        state, meta = load_tree(checkpoint)
+        if meta.get("fingerprint") != fingerprint:
+            raise _CheckpointMismatchError("made with other settings or data")
+        restored = jax.tree_util.tree_map(jnp.asarray, state["params"])
+        new, old = jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(params)
+        if len(new) != len(old) or any(a.shape != b.shape for a, b in zip(new, old, strict=True)):
+            raise _CheckpointMismatchError("its parameters do not fit this model")
+        leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
+        structure = jax.tree_util.tree_structure(opt_state)
+        if len(leaves) != structure.num_leaves:
+            raise _CheckpointMismatchError("its optimiser state does not fit this optimiser")
+        restored_opt = jax.tree_util.tree_unflatten(structure, leaves)
+        history = list(meta["history"])
+    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint is set aside
+        reason = str(error) if isinstance(error, _CheckpointMismatchError) else (
+            f"unreadable: {type(error).__name__}: {error}")
+        moved = set_aside(checkpoint)
+        logger.warning("%s: checkpoint %s %s; moved to %s, training starts over",
+                       label, checkpoint, reason, moved)
         return params, opt_state, []
-    params = jax.tree_util.tree_map(jnp.asarray, state["params"])
-    leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
-    opt_state = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(opt_state), leaves)
     logger.info("%s: resuming after epoch %d from %s", label, meta["epoch"], checkpoint)
-    return params, opt_state, list(meta["history"])
+    return restored, restored_opt, history
+
+
+class _CheckpointMismatchError(Exception):
+    """A readable checkpoint that is not one of this run."""
+
+
+def set_aside(path: str | Path) -> Path:
+    """Rename a file that cannot be used to `<name>.bad-<n>` beside it (nothing is deleted:
+    a user can still look at it) and return the new path."""
+    path = Path(path)
+    number = 1
+    while (moved := path.with_name(f"{path.name}.bad-{number}")).exists():
+        number += 1
+    os.replace(path, moved)
+    return moved
 
 
 def _run_epoch(run_chunk, params, opt_state, data, n_examples, settings, epoch, base_key,

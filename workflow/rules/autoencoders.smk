@@ -19,7 +19,7 @@ rule pretrain_layer:
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
-        settings=lambda wildcards: train_settings(config),
+        settings=lambda wildcards: plain(train_settings(config)),
         exclude_session=excluded_session,
     log:
         f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}{{without}}.log",
@@ -46,7 +46,7 @@ rule finetune_deep:
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
-        settings=lambda wildcards: train_settings(config, finetune=True),
+        settings=lambda wildcards: plain(train_settings(config, finetune=True)),
         exclude_session=excluded_session,
     log:
         f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}{{without}}.log",
@@ -72,7 +72,7 @@ rule train_deep:
     params:
         model=lambda wildcards: wildcards.deep,
         widths=lambda wildcards: model_widths(config, wildcards.deep),
-        settings=lambda wildcards: train_settings(config),
+        settings=lambda wildcards: plain(train_settings(config)),
         exclude_session=excluded_session,
     log:
         f"{RESULTS}/{{corpus}}/logs/train_{{deep}}{{without}}.log",
@@ -95,6 +95,7 @@ rule encode:
         encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/encoder.npz",
     output:
         codes=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.npy",
+        provenance=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.json",
     params:
         model=lambda wildcards: wildcards.model,
     log:

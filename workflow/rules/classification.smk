@@ -16,8 +16,9 @@ rule egemaps:
         vectors=f"{RESULTS}/{{corpus}}/egemaps/functionals.npy",
         ids=f"{RESULTS}/{{corpus}}/egemaps/functionals.tsv",
         names=f"{RESULTS}/{{corpus}}/egemaps/feature_names.txt",
+        provenance=f"{RESULTS}/{{corpus}}/egemaps/functionals.json",
     params:
-        policy=lambda wildcards: audio_policy(config),
+        policy=plain(audio_policy(config)),
     log:
         f"{RESULTS}/{{corpus}}/logs/egemaps.log",
     benchmark:
@@ -42,7 +43,7 @@ rule fold_mlp:
         method=lambda wildcards: wildcards.mlp_method,
         context=lambda wildcards: classification_encoder().context,
         hidden=lambda wildcards: model_widths(config, str(classification_encoder()))[1:],
-        settings=lambda wildcards: mlp_settings(config),
+        settings=lambda wildcards: plain(mlp_settings(config)),
         pretraining=config["classification"]["pretraining"],
     log:
         f"{RESULTS}/{{corpus}}/logs/folds/{{mlp_method}}_{{fold}}.log",
@@ -66,8 +67,8 @@ rule fold_vectors:
         result=f"{RESULTS}/{{corpus}}/folds/{{vector_method}}/{{fold}}.json",
     params:
         method=lambda wildcards: wildcards.vector_method,
-        settings=lambda wildcards: {**config["classification"]["utterance"],
-                                    "seed": config["classification"]["seed"]},
+        settings=lambda wildcards: plain({**config["classification"]["utterance"],
+                                          "seed": config["classification"]["seed"]}),
         pretraining=lambda wildcards: (
             "none" if wildcards.vector_method == "egemaps"
             else config["classification"]["pretraining"]
@@ -97,6 +98,7 @@ rule table2:
             category="Tables",
         ),
         md=f"{RESULTS}/{{corpus}}/tables/table2.md",
+        provenance=f"{RESULTS}/{{corpus}}/tables/table2.json",
         confusions=[
             report(
                 f"{RESULTS}/{{corpus}}/figures/confusion_{method}.png",
@@ -108,7 +110,7 @@ rule table2:
     params:
         corpus=lambda wildcards: wildcards.corpus,
         methods=config["classification"]["methods"],
-        titles=lambda wildcards: method_titles(),
+        titles=lambda wildcards: plain(method_titles()),
     log:
         f"{RESULTS}/{{corpus}}/logs/table2.log",
     threads: 1

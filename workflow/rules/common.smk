@@ -12,6 +12,7 @@ from affectrep.config import (
     spectrogram_spec,
     train_settings,
 )
+from affectrep.provenance import plain
 
 RESULTS = "results"
 

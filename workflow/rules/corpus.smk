@@ -5,7 +5,7 @@ rule demo_corpus:
     output:
         audio=directory(f"{RESULTS}/{{corpus}}/audio"),
     params:
-        demo=lambda wildcards: corpus_settings(wildcards)["demo"],
+        demo=lambda wildcards: plain(corpus_settings(wildcards)["demo"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
     benchmark:
@@ -30,10 +30,11 @@ checkpoint corpus:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
         rejected=f"{RESULTS}/{{corpus}}/rejected.tsv",
         summary=f"{RESULTS}/{{corpus}}/corpus_summary.txt",
+        provenance=f"{RESULTS}/{{corpus}}/manifest.json",
     params:
-        settings=corpus_settings,
+        settings=lambda wildcards: plain(corpus_settings(wildcards)),
         root=lambda wildcards: str(corpus_root(config, wildcards.corpus, RESULTS)),
-        policy=lambda wildcards: audio_policy(config),
+        policy=plain(audio_policy(config)),
         strict=config["audio"]["strict"],
     log:
         f"{RESULTS}/{{corpus}}/logs/corpus.log",

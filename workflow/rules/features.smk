@@ -9,9 +9,9 @@ rule features:
         index=f"{RESULTS}/{{corpus}}/features/{{spec}}/index.tsv",
         stats=f"{RESULTS}/{{corpus}}/features/{{spec}}/stats.npz",
     params:
-        spec=lambda wildcards: spectrogram_spec(config, wildcards.spec),
+        spec=lambda wildcards: plain(spectrogram_spec(config, wildcards.spec)),
         normalization=config["features"]["normalization"],
-        policy=lambda wildcards: audio_policy(config),
+        policy=plain(audio_policy(config)),
     log:
         f"{RESULTS}/{{corpus}}/logs/features_{{spec}}.log",
     benchmark:

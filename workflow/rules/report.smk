@@ -25,11 +25,6 @@ rule report:
     params:
         corpus=lambda wildcards: wildcards.corpus,
         rules=[rule.name for rule in workflow.rules],
-        settings=lambda wildcards: {
-            key: config[key]
-            for key in ("features", "autoencoders", "validation", "representations",
-                        "classification", "use", "audio")
-        } | {"corpus": config["corpora"][wildcards.corpus]},
     log:
         f"{RESULTS}/{{corpus}}/logs/report.log",
     threads: 1

@@ -16,9 +16,10 @@ rule blstm_ae:
         vectors=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.npy",
         ids=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.tsv",
         params=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/blstm.npz",
+        provenance=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.json",
     params:
         model=lambda wildcards: wildcards.model,
-        settings=config["representations"]["blstm"],
+        settings=plain(config["representations"]["blstm"]),
         exclude_session=excluded_session,
     log:
         f"{RESULTS}/{{corpus}}/logs/blstm_{{model}}{{without}}.log",
@@ -47,7 +48,7 @@ rule tsne:
         level=lambda wildcards: wildcards.level,
         title=lambda wildcards: f"{model_title(wildcards.model)}, {wildcards.level}",
         max_points=lambda wildcards: config["representations"]["tsne"][wildcards.level],
-        tsne=config["representations"]["tsne"],
+        tsne=plain(config["representations"]["tsne"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/tsne_{{level}}_{{model}}.log",
     benchmark:
@@ -108,9 +109,10 @@ rule separation:
             category="Tables",
         ),
         md=f"{RESULTS}/{{corpus}}/tables/separation.md",
+        provenance=f"{RESULTS}/{{corpus}}/tables/separation.json",
     params:
-        sources=separation_sources,
-        settings=config["representations"]["separation"],
+        sources=lambda wildcards: plain(separation_sources(wildcards)),
+        settings=plain(config["representations"]["separation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/separation.log",
     benchmark:

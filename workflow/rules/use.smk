@@ -18,6 +18,7 @@ rule combine_corpora:
         manifests=lambda wildcards: [manifest_of(c) for c in cross_corpora()],
     output:
         manifest=f"{RESULTS}/{COMBINED}/manifest.tsv",
+        provenance=f"{RESULTS}/{COMBINED}/manifest.json",
     params:
         names=cross_corpora(),
     log:
@@ -43,8 +44,8 @@ rule combine_features:
         index=f"{RESULTS}/{COMBINED}/features/{{spec}}/index.tsv",
         stats=f"{RESULTS}/{COMBINED}/features/{{spec}}/stats.npz",
     params:
-        sources=lambda wildcards: {c: f"{RESULTS}/{c}/features/{wildcards.spec}"
-                                   for c in cross_corpora()},
+        sources=lambda wildcards: plain({c: f"{RESULTS}/{c}/features/{wildcards.spec}"
+                                         for c in cross_corpora()}),
     log:
         f"{RESULTS}/{COMBINED}/logs/combine_features_{{spec}}.log",
     benchmark:
@@ -66,6 +67,7 @@ rule encode_from:
         encoder=f"{RESULTS}/{{source}}/models/{{model}}/encoder.npz",
     output:
         codes=f"{RESULTS}/{{corpus}}/codes-from-{{source}}/{{model}}.npy",
+        provenance=f"{RESULTS}/{{corpus}}/codes-from-{{source}}/{{model}}.json",
     params:
         model=lambda wildcards: wildcards.model,
     log:
@@ -93,6 +95,7 @@ rule pool_codes:
     output:
         vectors=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.npy",
         ids=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.tsv",
+        provenance=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.json",
     log:
         f"{RESULTS}/{{corpus}}/logs/pool_{{model}}{{scope}}.log",
     benchmark:
@@ -119,6 +122,7 @@ rule dimensional:
         ),
         md=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
         runs=f"{RESULTS}/{{corpus}}/tables/dimensional_runs.json",
+        provenance=f"{RESULTS}/{{corpus}}/tables/dimensional.json",
         figure=report(
             f"{RESULTS}/{{corpus}}/figures/dimensional.png",
             caption="../report/dimensional.rst",
@@ -126,9 +130,9 @@ rule dimensional:
         ),
     params:
         corpus=lambda wildcards: wildcards.corpus,
-        sources=dimensional_sources,
-        titles=lambda wildcards: dimensional_titles(),
-        alphas=config["use"]["regression_alphas"],
+        sources=lambda wildcards: plain(dimensional_sources(wildcards)),
+        titles=lambda wildcards: plain(dimensional_titles()),
+        alphas=plain(config["use"]["regression_alphas"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/dimensional.log",
     benchmark:
@@ -171,11 +175,8 @@ rule export:
     params:
         corpus=lambda wildcards: wildcards.corpus,
         model=lambda wildcards: wildcards.model,
-        settings=lambda wildcards: {
-            key: config[key]
-            for key in ("features", "autoencoders", "representations", "classification", "use")
-        } | {"corpus": config["corpora"][wildcards.corpus]},
-        utterance=config["classification"]["utterance"],
+        utterance=plain(config["classification"]["utterance"]),
+        window_s=plain(config["use"]["window_s"]),
         seed=config["classification"]["seed"],
     log:
         f"{RESULTS}/{{corpus}}/logs/export_{{model}}.log",
@@ -206,11 +207,12 @@ rule cross_corpus:
         ),
     params:
         corpora=cross_corpora(),
-        pooled=cross_corpus_pooled,
-        manifests=cross_corpus_manifests,
+        pooled=lambda wildcards: plain(cross_corpus_pooled(wildcards)),
+        manifests=lambda wildcards: plain(cross_corpus_manifests(wildcards)),
         combined=COMBINED if len(cross_corpora()) > 1 else None,
         title=lambda wildcards: model_title(wildcards.model),
-        settings={**config["classification"]["utterance"], "seed": config["classification"]["seed"]},
+        settings=plain({**config["classification"]["utterance"],
+                        "seed": config["classification"]["seed"]}),
     log:
         f"{RESULTS}/cross_corpus/logs/{{model}}.log",
     benchmark:

@@ -11,7 +11,7 @@ rule validate:
     params:
         model=lambda wildcards: wildcards.model,
         widths=lambda wildcards: model_widths(config, wildcards.model),
-        validation=config["validation"],
+        validation=plain(config["validation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_{{model}}.log",
     benchmark:
@@ -37,7 +37,7 @@ rule validate_baseline:
     params:
         model=lambda wildcards: f"softmax-{wildcards.spec}-c1",
         widths=lambda wildcards: [spectrogram_spec(config, wildcards.spec).n_dims],
-        validation=config["validation"],
+        validation=plain(config["validation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_softmax-{{spec}}-c1.log",
     benchmark:
@@ -63,6 +63,7 @@ rule table1:
             category="Tables",
         ),
         md=f"{RESULTS}/{{corpus}}/tables/table1.md",
+        provenance=f"{RESULTS}/{{corpus}}/tables/table1.json",
     params:
         corpus=lambda wildcards: wildcards.corpus,
     log:

@@ -9,9 +9,11 @@ from affectrep.device import configure_jax, describe_device  # noqa: E402
 configure_jax(snakemake.threads)
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.representations import blstm_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 describe_device(logger)
 blstm_stage(
     snakemake.input.codes,
@@ -25,3 +27,4 @@ blstm_stage(
     exclude_session=snakemake.params.exclude_session,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

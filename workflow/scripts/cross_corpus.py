@@ -6,8 +6,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.crosscorpus import cross_corpus_stage  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 cross_corpus_stage(
     snakemake.params.corpora,
     {(a, b): (vectors, ids) for a, b, vectors, ids in snakemake.params.pooled},
@@ -21,3 +23,4 @@ cross_corpus_stage(
     combined=snakemake.params.combined,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

@@ -6,8 +6,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.dimensional import RegressionSettings, dimensional_stage  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 dimensional_stage(
     {name: {fold: tuple(pair) for fold, pair in per_fold.items()}
      for name, per_fold in snakemake.params.sources.items()},
@@ -21,3 +23,4 @@ dimensional_stage(
     settings=RegressionSettings(alphas=tuple(snakemake.params.alphas)),
     logger=logger,
 )
+provenance.stamp(snakemake.output)

@@ -10,9 +10,11 @@ configure_jax(snakemake.threads)
 
 from affectrep.autoencoders import ModelId  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.stages import encode  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 shape = encode(
     feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
     encoder_file=snakemake.input.encoder,
@@ -20,3 +22,4 @@ shape = encode(
     model=ModelId.parse(snakemake.params.model),
 )
 logger.info("%s: codes of %d frames, %d dims", snakemake.params.model, *shape)
+provenance.stamp(snakemake.output)

@@ -7,8 +7,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.bundle import write_bundle  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 info = write_bundle(
     Path(snakemake.output.bundle).parent,
     model=snakemake.params.model,
@@ -20,10 +22,12 @@ info = write_bundle(
     ids_file=snakemake.input.ids,
     index_file=snakemake.input.index,
     manifest=snakemake.input.manifest,
-    settings=snakemake.params.settings,
+    record=provenance.upstream,
+    window_s=snakemake.params.window_s,
     utterance=snakemake.params.utterance,
     seed=snakemake.params.seed,
     logger=logger,
 )
 logger.info("bundle %s: heads %s", Path(snakemake.output.bundle).parent,
             ["emotion", *info["dimensions"]])
+provenance.stamp([snakemake.output.bundle])

@@ -10,8 +10,10 @@ configure_jax(snakemake.threads)
 
 from affectrep.evaluation import mlp_fold  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 describe_device(logger)
 mlp_fold(
     snakemake.input.frames.rsplit("/", 1)[0],
@@ -26,3 +28,4 @@ mlp_fold(
     pretraining=snakemake.params.pretraining,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

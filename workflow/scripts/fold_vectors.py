@@ -6,8 +6,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.evaluation import utterance_fold  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 utterance_fold(
     snakemake.input.vectors,
     snakemake.input.ids,
@@ -19,3 +21,4 @@ utterance_fold(
     pretraining=snakemake.params.pretraining,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

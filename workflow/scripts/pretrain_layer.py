@@ -10,10 +10,12 @@ configure_jax(snakemake.threads)
 
 from affectrep.autoencoders import ModelId  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.stages import pretrain_layer  # noqa: E402
 from affectrep.training import TrainSettings  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 describe_device(logger)
 pretrain_layer(
     feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
@@ -26,3 +28,4 @@ pretrain_layer(
     manifest=snakemake.input.manifest,
     exclude_session=snakemake.params.exclude_session,
 )
+provenance.stamp(snakemake.output)

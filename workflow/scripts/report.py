@@ -6,9 +6,11 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.report import build_report  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 output = Path(snakemake.output.report)
 build_report(
     snakemake.params.corpus,
@@ -27,7 +29,7 @@ build_report(
     },
     figures=[Path(p) for p in snakemake.input.figures],
     benchmarks=output.parent / "benchmarks",
-    settings=snakemake.params.settings,
+    record=provenance.upstream,
     output=output,
     rules=snakemake.params.rules,
 )

@@ -5,9 +5,11 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.representations import separation_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 settings = snakemake.params.settings
 separation_stage(
     [
@@ -23,3 +25,4 @@ separation_stage(
     md_out=snakemake.output.md,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

@@ -7,9 +7,11 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.tables import write_table1  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 results = {}
 for path in snakemake.input.results:
     result = json.loads(Path(path).read_text())
@@ -23,3 +25,4 @@ description = (
 )
 write_table1(results, snakemake.output.tsv, snakemake.output.md, description)
 logger.info("table 1:\n%s", Path(snakemake.output.md).read_text())
+provenance.stamp(snakemake.output)

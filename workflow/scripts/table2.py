@@ -6,8 +6,10 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.evaluation import table2_stage  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 methods = snakemake.params.methods
 table2_stage(
     {method: list(snakemake.input[method.replace("-", "_")]) for method in methods},
@@ -18,3 +20,4 @@ table2_stage(
     dict(zip(methods, snakemake.output.confusions, strict=True)),
     logger,
 )
+provenance.stamp(snakemake.output)

@@ -5,9 +5,11 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.representations import load_points, tsne_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 points = load_points(snakemake.params.level, snakemake.input.vectors, snakemake.input.ids,
                      snakemake.input.manifest)
 tsne_stage(
@@ -20,3 +22,4 @@ tsne_stage(
     figure_out=snakemake.output.png,
     logger=logger,
 )
+provenance.stamp(snakemake.output)

@@ -11,9 +11,11 @@ from affectrep.atomic import atomic_path  # noqa: E402
 from affectrep.featureset import read_index  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.manifest import read_manifest  # noqa: E402
+from affectrep.provenance import JobProvenance  # noqa: E402
 from affectrep.validation import held_out_speakers, softmax_validation  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
+provenance = JobProvenance.of_snakemake(snakemake)
 settings = snakemake.params.validation
 index = read_index(snakemake.input.index)
 held_out = held_out_speakers(
@@ -34,3 +36,4 @@ result = softmax_validation(
 result.update(model=snakemake.params.model, architecture=[*snakemake.params.widths, 4])
 with atomic_path(snakemake.output.result) as tmp, open(tmp, "w") as handle:
     json.dump(result, handle, indent=2)
+provenance.stamp(snakemake.output)
