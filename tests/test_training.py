@@ -122,3 +122,123 @@ def test_model_ids_and_pyramids():
     assert pyramid(640, 3) == [320, 160, 80]
     assert pyramid(513, 3) == [256, 128, 64]
     assert pyramid(200, 2) == [100, 50]
+
+
+# --- Checkpoints that cannot be used are set aside (issue 11) -------------------------------
+
+def _resume_state(shape=(2, 3)):
+    """Initial params and optimiser state of a tiny model (momentum: the state has leaves)."""
+    import jax.numpy as jnp
+
+    from affectrep.training import make_optimizer
+
+    params = {"W": jnp.ones(shape), "b": jnp.zeros(shape[1])}
+    opt_state = make_optimizer(FAST, 10).init(params)
+    return params, opt_state
+
+
+def _write_checkpoint(path, fingerprint="f1", shape=(2, 3), value=5.0):
+    import jax.numpy as jnp
+
+    from affectrep.training import save_checkpoint
+
+    params, opt_state = _resume_state(shape=shape)
+    params = {"W": jnp.full(shape, value), "b": jnp.full(shape[1], value)}
+    history = [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25}]
+    save_checkpoint(path, fingerprint, params, opt_state, history)
+    return params, history
+
+
+def _truncated(path):
+    _write_checkpoint(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _other_fingerprint(path):
+    _write_checkpoint(path, fingerprint="another-run")
+
+
+def _other_shapes(path):
+    _write_checkpoint(path, shape=(3, 2))
+
+
+@pytest.mark.parametrize(
+    "make_bad",
+    [lambda p: p.write_bytes(b""), _truncated, _other_fingerprint, _other_shapes],
+    ids=["zero-bytes", "truncated", "other-fingerprint", "other-shapes"],
+)
+def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, caplog,
+                                                                     make_bad):
+    from affectrep.training import resume_checkpoint
+
+    checkpoint = tmp_path / "layer1.checkpoint.npz"
+    logger = logging.getLogger("test_resume")
+    for number in (1, 2):
+        make_bad(checkpoint)
+        bad_bytes = checkpoint.read_bytes()
+        params, opt_state = _resume_state()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="test_resume"):
+            got_params, got_opt, history = resume_checkpoint(
+                checkpoint, "f1", params, opt_state, logger, "layer 1")
+        assert got_params is params and got_opt is opt_state and history == []
+        moved = tmp_path / f"layer1.checkpoint.npz.bad-{number}"
+        assert not checkpoint.exists()
+        assert moved.read_bytes() == bad_bytes  # kept for a look, not deleted
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1
+        assert str(checkpoint) in warnings[0].getMessage()
+        assert str(moved) in warnings[0].getMessage()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "layer1.checkpoint.npz.bad-1", "layer1.checkpoint.npz.bad-2"]
+
+
+def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
+    from affectrep.training import resume_checkpoint
+
+    checkpoint = tmp_path / "c.npz"
+    saved, history = _write_checkpoint(checkpoint)
+    params, opt_state = _resume_state()
+    logger = logging.getLogger("test_resume")
+    with caplog.at_level(logging.INFO, logger="test_resume"):
+        got_params, got_opt, got_history = resume_checkpoint(
+            checkpoint, "f1", params, opt_state, logger, "layer 1")
+    assert got_history == history
+    np.testing.assert_array_equal(np.asarray(got_params["W"]), np.asarray(saved["W"]))
+    np.testing.assert_array_equal(np.asarray(got_params["b"]), np.asarray(saved["b"]))
+    import jax
+
+    assert jax.tree_util.tree_structure(got_opt) == jax.tree_util.tree_structure(opt_state)
+    assert "resuming after epoch 2" in caplog.text
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records)
+    assert checkpoint.exists() and not list(tmp_path.glob("*.bad-*"))
+
+
+def test_no_checkpoint_starts_fresh_without_a_warning(tmp_path, caplog):
+    from affectrep.training import resume_checkpoint
+
+    params, opt_state = _resume_state()
+    with caplog.at_level(logging.WARNING):
+        for checkpoint in (None, tmp_path / "absent.npz"):
+            got = resume_checkpoint(checkpoint, "f1", params, opt_state,
+                                    logging.getLogger("test_resume"), "x")
+            assert got == (params, opt_state, [])
+    assert caplog.records == [] and list(tmp_path.iterdir()) == []
+
+
+def test_training_completes_after_a_zero_byte_checkpoint(tmp_path, caplog):
+    frames, index = _data()
+    data = TrainingData.from_features(frames, index)
+    checkpoint = tmp_path / "layer1.checkpoint.npz"
+    checkpoint.write_bytes(b"")
+    with caplog.at_level(logging.WARNING):
+        result = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST,
+                                     checkpoint=checkpoint)
+    assert result.resumed_from_epoch == 0 and len(result.history) == FAST.epochs
+    assert (tmp_path / "layer1.checkpoint.npz.bad-1").read_bytes() == b""
+    assert "layer1.checkpoint.npz" in caplog.text and "training starts over" in caplog.text
+    # The new checkpoint is whole and is resumed from (nothing left to train).
+    again = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST,
+                                checkpoint=checkpoint)
+    assert again.resumed_from_epoch == FAST.epochs
