@@ -1,6 +1,8 @@
 """The real workflow, end to end, on a tiny demo corpus (snakemake in a subprocess)."""
 
+import copy
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +148,9 @@ def test_folds_table2_and_report(tiny_run):
                     "## Wall time and memory per stage", "## Rejected files", "## Software"):
         assert heading in report
     assert "figures/figure1.png" in report
+    # Settings come from the outputs' records: the spectrograms the tables were made of.
+    settings = report.split("\n## Settings\n", 1)[1]
+    assert "pretrain_layer:" in settings and "n_bins: 128" in settings
 
 
 @pytest.mark.workflow
@@ -172,6 +177,11 @@ def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_
     card = (results / "export" / "tied-fft128-c5" / "MODEL_CARD.md").read_text()
     assert "trained on corpus demo" in card and "emotion UA %" in card
     assert "activation CCC" in card
+    assert "### Settings" not in card and "## Settings" in card and "widths:" in card
+    config = yaml.safe_load((results / "export" / "tied-fft128-c5" / "config.yaml").read_text())
+    assert config["features[corpus=demo,spec=fft128]"]["spec"]["n_bins"] == 128
+    assert config["pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]"][
+        "settings"]["epochs"] == 2
 
 
 @pytest.mark.workflow
@@ -232,6 +242,123 @@ def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
     for heading in ("## Activation and valence", "## Cross-corpus",
                     "## Model bundle tied-fft128-c5"):
         assert heading in report
+
+
+def _changed(path: str, value) -> dict:
+    """TINY with one setting (dotted path) changed."""
+    config = copy.deepcopy(TINY)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return config
+
+
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: _reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def _planned(workdir: Path, config: dict) -> dict[str, int]:
+    """Jobs per rule that a dry run of `all` plans (empty: nothing to be done)."""
+    process = snakemake(workdir, "all", "-n", "--quiet", "rules", config=config)
+    assert process.returncode == 0, process.stderr[-3000:]
+    lines = (process.stdout + process.stderr).splitlines()
+    if not any(line.startswith("job ") for line in lines):
+        assert "Nothing to be done" in process.stdout + process.stderr
+        return {}
+    start = next(i for i, line in enumerate(lines) if line.startswith("job "))
+    counts = {}
+    for line in lines[start + 2:]:
+        name, count = line.split()
+        if name == "total":
+            return counts
+        counts[name] = int(count)
+    raise AssertionError("no job total in the dry run")
+
+
+@pytest.fixture(scope="module")
+def settled_copy(tiny_run, tmp_path_factory):
+    """The finished tiny run copied (modification times and Snakemake's metadata kept), for
+    tests that change settings and rebuild without disturbing the other tests."""
+    target = tmp_path_factory.mktemp("settled") / "run"
+    shutil.copytree(tiny_run, target, symlinks=True)
+    return target
+
+
+@pytest.mark.workflow
+def test_each_setting_reruns_exactly_its_dependents(settled_copy):
+    # Keys in another order and equal values spelt otherwise (10.0 for 10) change nothing.
+    same = _reversed_keys(copy.deepcopy(TINY))
+    same["features"] = {"hop_ms": 10.0, "window_ms": 20}
+    same["autoencoders"]["learning_rate"] = 0.001
+    assert _planned(settled_copy, same) == {}
+    # A spectrogram: that spectrogram's features and what is made of them, nothing else.
+    mel = {"kind": "mel", "n_fft": 1024, "n_mels": 24, "fmin": 0, "fmax": 8000}
+    planned = _planned(settled_copy, _changed("features.spectrograms", {"logmel40": mel}))
+    assert planned["features"] == 1 and planned["validate_baseline"] == 1
+    assert planned["pretrain_layer"] == 2 and planned["train_deep"] == 1  # the two mel models
+    assert not {"corpus", "egemaps", "fold_mlp", "fold_vectors", "table2", "export",
+                "pool_codes", "dimensional"} & set(planned)
+    # The audio policy: the corpus (a checkpoint: what follows it is planned once it ran).
+    planned = _planned(settled_copy, _changed("audio.min_duration_s", 2.0))
+    assert planned["corpus"] == 1 and planned["features"] == 3
+    # Autoencoder training: every model and what uses it, not the features or eGeMAPS.
+    planned = _planned(settled_copy, _changed("autoencoders.epochs", 3))
+    assert planned["pretrain_layer"] == 8 and planned["fold_mlp"] == 6  # pretrained MLP only
+    assert not {"corpus", "features", "egemaps", "validate_baseline"} & set(planned)
+    # The BLSTM: its vectors and their uses.
+    planned = _planned(settled_copy, _changed("representations.blstm.epochs", 3))
+    assert planned == {"blstm_ae": 2, "tsne": 2, "figure": 1, "separation": 1,
+                       "fold_vectors": 6, "table2": 1, "dimensional": 1, "export": 1,
+                       "report": 1, "all": 1}
+    # The MLPs: their runs and Table 2.
+    planned = _planned(settled_copy, _changed("classification.mlp.max_epochs", 3))
+    assert planned == {"fold_mlp": 12, "table2": 1, "report": 1, "all": 1}
+    # Use: the bundle (and the report that shows its card).
+    planned = _planned(settled_copy, _changed("use.window_s", 3.0))
+    assert planned == {"export": 1, "report": 1, "all": 1}
+
+
+@pytest.mark.workflow
+def test_rebuilt_outputs_reflect_the_changed_settings(settled_copy):
+    results = settled_copy / "results" / "demo"
+    # A killed feature job's temporaries are removed by the next run of the rule.
+    mel_dir = results / "features" / "logmel40"
+    (mel_dir / "frames-raw.tmp-4242.f32").write_bytes(b"x" * 100)
+    (mel_dir / "frames.tmp-4242.npy").write_bytes(b"x" * 100)
+    mel = {"kind": "mel", "n_fft": 1024, "n_mels": 24, "fmin": 0, "fmax": 8000}
+    target = "results/demo/validation/softmax-logmel40-c1.json"
+    process = snakemake(settled_copy, target,
+                        config=_changed("features.spectrograms", {"logmel40": mel}))
+    assert process.returncode == 0, process.stderr[-3000:]
+    frames, _ = load_frames(mel_dir)
+    assert frames.shape[1] == 24
+    assert sorted(p.name for p in mel_dir.iterdir()) == ["frames.npy", "index.tsv", "stats.npz"]
+    result = json.loads((settled_copy / target).read_text())
+    assert result["architecture"] == [24, 4]
+    record = result["provenance"]["features[corpus=demo,spec=logmel40]"]
+    assert record["spec"]["n_mels"] == 24
+    # The hop: half as many frames, recorded in the feature set.
+    _, before = load_frames(results / "features" / "fft128")
+    process = snakemake(settled_copy, "results/demo/features/fft128/frames.npy",
+                        config=_changed("features.hop_ms", 20))
+    assert process.returncode == 0, process.stderr[-3000:]
+    _, after = load_frames(results / "features" / "fft128")
+    assert abs(after.n_frames - before.n_frames / 2) < 0.02 * before.n_frames
+    stats = np.load(results / "features" / "fft128" / "stats.npz")
+    assert json.loads(str(stats["provenance"]))[
+        "features[corpus=demo,spec=fft128]"]["spec"]["hop_ms"] == 20
+    # The audio policy: shorter files are rejected now.
+    process = snakemake(settled_copy, "results/demo/manifest.tsv",
+                        config=_changed("audio.min_duration_s", 2.0))
+    assert process.returncode == 0, process.stderr[-3000:]
+    rows = read_manifest(results / "manifest.tsv")
+    assert rows and all(row.duration_s >= 2.0 for row in rows) and len(rows) < 48
+    record = json.loads((results / "manifest.json").read_text())["provenance"]
+    assert record["corpus[corpus=demo]"]["policy"]["min_duration_s"] == 2
 
 
 @pytest.mark.workflow

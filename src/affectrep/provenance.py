@@ -204,26 +204,39 @@ def rule_of(key: str) -> str:
     return key.split("[", 1)[0]
 
 
-def summarise_by_rule(record: Mapping[str, Mapping]) -> dict[str, dict]:
-    """Per rule: the settings every one of its jobs shared, and for settings that differ
-    between jobs, each distinct value with the jobs that used it (for the report)."""
+def _job_label(key: str) -> str:
+    """`pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]` ->
+    `layer=1,stacked=tied-fft128-c5` (the corpus is the report's own)."""
+    inside = key.partition("[")[2].rstrip("]")
+    parts = [part for part in inside.split(",")
+             if part and not part.startswith("corpus=") and not part.endswith("=")]
+    return ",".join(parts) or key
+
+
+def summarise_by_rule(record: Mapping[str, Mapping], max_listed: int = 8) -> dict[str, dict]:
+    """Per rule: the settings all its jobs shared and, for each setting that differs between
+    jobs, its value per job (up to `max_listed` distinct values; beyond that the count: each
+    output's own record has them all)."""
     by_rule: dict[str, dict[str, Mapping]] = {}
     for key, params in record.items():
         by_rule.setdefault(rule_of(key), {})[key] = params
     summary: dict[str, dict] = {}
     for rule, jobs in sorted(by_rule.items()):
         names = sorted({name for params in jobs.values() for name in params})
-        shared, varying = {}, {}
+        shared: dict[str, Any] = {}
+        per_job: dict[str, Any] = {}
         for name in names:
             values = {key: params.get(name) for key, params in jobs.items()}
             distinct = {json.dumps(v, sort_keys=True) for v in values.values()}
             if len(distinct) == 1:
                 shared[name] = next(iter(values.values()))
+            elif len(distinct) <= max_listed:
+                per_job[name] = {_job_label(key): value for key, value in values.items()}
             else:
-                varying[name] = len(distinct)
+                per_job[name] = f"{len(distinct)} values (see each output's record)"
         entry: dict[str, Any] = {"jobs": len(jobs), "settings": shared}
-        if varying:
-            entry["differ between jobs (see each output's record)"] = sorted(varying)
+        if per_job:
+            entry["per job"] = per_job
         summary[rule] = entry
     return summary
 
