@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.corpora.build import build_manifest, summarise
+from affectrep.corpora.build import build_manifest, read_corpus, summarise
 from affectrep.corpora.cremad import read_cremad
 from affectrep.corpora.discovery import CorpusError, find_audio
 from affectrep.corpora.emodb import read_emodb
@@ -90,7 +90,10 @@ def test_table_reader(tmp_path):
     assert (rows["a"].emotion, rows["a"].activation, rows["a"].valence) == ("anger", 4.5, 1.5)
     assert (rows["b"].emotion_raw, rows["b"].emotion, rows["b"].activation) == (
         "excited", "", None)
-    assert read_table(table, merge_excited=True)[1].emotion == "happiness"
+    # IEMOCAP's merge_excited, for a table: an emotion_map (names in any case).
+    mapped, _ = read_corpus({"reader": "table", "emotion_map": {"Excited": "happiness"}}, table)
+    assert [(r.emotion_raw, r.emotion) for r in mapped] == [
+        ("angry", "anger"), ("excited", "happiness")]
     assert rows["a"].session == "s1"
     other_root = read_table(table, audio_root=tmp_path / "elsewhere")
     assert other_root[0].path.startswith(str((tmp_path / "elsewhere").resolve()))

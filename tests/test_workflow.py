@@ -96,8 +96,10 @@ def test_models_codes_and_table1(tiny_run):
     assert np.load(results / "codes" / "untied-logmel40-c1.npy").shape[1] == 10
     result = json.loads((results / "validation" / "tied-fft128-c5.json").read_text())
     assert 0.0 <= result["accuracy"] <= 1.0
-    assert result["held_out_speakers"] == ["Ses03F", "Ses03M"]
+    # auto: one female, one male, from two sessions.
+    assert result["held_out_speakers"] == ["Ses02M", "Ses03F"]
     table = (results / "tables" / "table1.md").read_text()
+    assert "held-out speakers Ses02M, Ses03F (chosen by `auto`: balanced by gender" in table
     for model in ("tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5",
                   "softmax-logmel40-c1"):
         assert model in table
@@ -148,6 +150,7 @@ def test_folds_table2_and_report(tiny_run):
                     "## Wall time and memory per stage", "## Rejected files", "## Software"):
         assert heading in report
     assert "figures/figure1.png" in report
+    assert "Wall time of the run: " in report and "s of jobs in all" in report
     # Settings come from the outputs' records: the spectrograms the tables were made of.
     settings = report.split("\n## Settings\n", 1)[1]
     assert "pretrain_layer:" in settings and "n_bins: 128" in settings
@@ -397,7 +400,8 @@ def test_a_bad_config_key_stops_the_run_naming_it(tmp_path):
 
 
 def _table_corpus(tmp_path: Path) -> Path:
-    """A CSV corpus: two good files, one silent and one that is not audio at all."""
+    """A CSV corpus: two good files (each read for two speakers, so that both classes have
+    speakers in both speaker groups), one silent and one that is not audio at all."""
     import soundfile as sf
 
     audio = tmp_path / "audio"
@@ -409,11 +413,13 @@ def _table_corpus(tmp_path: Path) -> Path:
     (audio / "broken.wav").write_bytes(b"RIFF but not really a wave file")
     table = tmp_path / "corpus.csv"
     table.write_text(
-        "path,speaker,emotion\n"
-        "audio/good.wav,s1,angry\n"
-        "audio/good2.wav,s4,happy\n"
-        "audio/silent.wav,s2,sad\n"
-        "audio/broken.wav,s3,neutral\n"
+        "id,path,speaker,emotion\n"
+        "good,audio/good.wav,s1,angry\n"
+        "good2,audio/good2.wav,s4,happy\n"
+        "good3,audio/good.wav,s2,angry\n"
+        "good4,audio/good2.wav,s3,happy\n"
+        "silent,audio/silent.wav,s2,sad\n"
+        "broken,audio/broken.wav,s3,neutral\n"
     )
     return table
 
@@ -425,7 +431,7 @@ def test_bad_audio_is_listed_with_its_reason_or_stops_a_strict_run(tmp_path):
     process = snakemake(tmp_path, "results/mine/manifest.tsv", config=config)
     assert process.returncode == 0, process.stderr[-3000:]
     rows = read_manifest(tmp_path / "results" / "mine" / "manifest.tsv")
-    assert [r.id for r in rows] == ["good", "good2"]
+    assert [r.id for r in rows] == ["good", "good2", "good3", "good4"]
     rejected = (tmp_path / "results" / "mine" / "rejected.tsv").read_text().splitlines()[1:]
     reasons = {Path(line.split("\t")[0]).name: line.split("\t")[1] for line in rejected}
     assert reasons == {"silent.wav": "silent", "broken.wav": "not_audio"}
@@ -435,3 +441,39 @@ def test_bad_audio_is_listed_with_its_reason_or_stops_a_strict_run(tmp_path):
     assert process.returncode != 0
     log = (tmp_path / "results" / "mine" / "logs" / "corpus.log").read_text()
     assert "silent.wav" in log or "broken.wav" in log
+
+
+@pytest.mark.workflow
+def test_a_table_corpus_with_its_own_codes_needs_an_emotion_map(tmp_path):
+    """The corpus step of a table corpus with raw codes: without `emotion_map` it stops,
+    listing the raw labels; with it the manifest has the four classes, read from channel 1
+    of the stereo files, and its record carries no IEMOCAP keys."""
+    import soundfile as sf
+
+    codes = {"neu": "neutral", "rab": "anger", "tri": "sadness", "gio": "happiness"}
+    lines = ["path,speaker,emotion,gender"]
+    t = np.arange(24000) / 48000
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)], 1)
+    for actor, gender in (("f1", "F"), ("f2", "F"), ("m1", "M"), ("m2", "M")):
+        for code in codes:
+            sf.write(tmp_path / f"{actor}_{code}.wav", stereo, 48000)
+            lines.append(f"{actor}_{code}.wav,{actor},{code},{gender}")
+    (tmp_path / "it.csv").write_text("\n".join(lines) + "\n")
+    corpus = {"reader": "table", "root": str(tmp_path / "it.csv")}
+    config = {"run": ["it"], "corpora": {"it": corpus}, "audio": {"channel": 1}}
+    process = snakemake(tmp_path, "results/it/manifest.tsv", config=config)
+    assert process.returncode != 0
+    log = (tmp_path / "results" / "it" / "logs" / "corpus.log").read_text()
+    assert "1 of the four classes (neutral) has labelled utterances" in log
+    assert "gio 4 (other), neu 4 (neutral), rab 4 (other), tri 4 (other)" in log
+    assert not (tmp_path / "results" / "it" / "manifest.tsv").exists()
+
+    corpus["emotion_map"] = {"rab": "anger", "tri": "sadness", "gio": "happiness"}
+    process = snakemake(tmp_path, "results/it/manifest.tsv", config=config)
+    assert process.returncode == 0, process.stderr[-3000:]
+    rows = read_manifest(tmp_path / "results" / "it" / "manifest.tsv")
+    assert sorted({r.emotion for r in rows}) == sorted(codes.values())
+    record = json.loads((tmp_path / "results" / "it" / "manifest.json").read_text())
+    job = record["provenance"]["corpus[corpus=it]"]
+    assert job["policy"]["channel"] == 1
+    assert sorted(job["settings"]) == ["emotion_map", "reader", "root", "speaker_groups"]

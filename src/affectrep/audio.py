@@ -1,5 +1,9 @@
 """Reading speech audio: mono, 16 kHz, float32, and checked before anything uses it.
 
+A multi-channel file becomes mono as `AudioPolicy.channel` says: `mix` averages the channels,
+an index (0 = the first) takes that channel alone; a file without that channel is bad audio
+(`channel`), named like every other.
+
 Corpora in the wild hold broken files: truncated downloads, zero-length takes, digital
 silence, floating-point files with NaNs, text files named `.wav`. Each is caught here and
 turned into an `BadAudioError` with one of the documented `REASONS`, so that the corpus stage
@@ -31,6 +35,7 @@ REASONS: dict[str, str] = {
     "non_finite": "the signal contains NaN or infinite samples",
     "too_short": "shorter than the configured minimum duration",
     "silent": "the peak amplitude is below the configured silence threshold",
+    "channel": "the file has no channel of the configured index (audio.channel)",
 }
 
 
@@ -47,11 +52,20 @@ class BadAudioError(Exception):
 
 @dataclass(frozen=True)
 class AudioPolicy:
-    """What counts as usable audio. Durations in seconds, amplitudes on the [-1, 1] scale."""
+    """What counts as usable audio, and how it is read. Durations in seconds, amplitudes on
+    the [-1, 1] scale; `channel`: `mix` (the mean of the channels) or a channel index, 0 the
+    first."""
 
     min_duration_s: float = 0.25
     silence_peak: float = 1e-4
     target_rate: int = TARGET_RATE
+    channel: str | int = "mix"
+
+    def __post_init__(self) -> None:
+        channel = self.channel
+        if channel != "mix" and (isinstance(channel, bool) or not isinstance(channel, int)
+                                 or channel < 0):
+            raise ValueError(f"audio channel must be 'mix' or an index >= 0, not {channel!r}")
 
 
 DEFAULT_POLICY = AudioPolicy()
@@ -73,6 +87,25 @@ def to_mono(signal: np.ndarray) -> np.ndarray:
     if signal.ndim == 1:
         return signal
     return signal.mean(axis=1)
+
+
+def _check_channel(path: Path, n_channels: int, channel: str | int) -> None:
+    if channel != "mix" and channel >= n_channels:
+        raise BadAudioError(
+            path, "channel", f"audio.channel is {channel} (0 = the first), but the file has "
+            f"{n_channels} channel{'s' if n_channels != 1 else ''}")
+
+
+def select_channel(signal: np.ndarray, channel: str | int) -> np.ndarray:
+    """(n_samples,) from a (n_samples,) or (n_samples, n_channels) signal: the mean of the
+    channels (`mix`) or channel `channel` (0 = the first; a mono signal is channel 0)."""
+    if channel == "mix":
+        return to_mono(signal)
+    if signal.ndim == 1:
+        if channel != 0:
+            raise IndexError(f"channel {channel} of a mono signal")
+        return signal
+    return signal[:, channel]
 
 
 def resample(signal: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> np.ndarray:
@@ -244,14 +277,16 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 def load_audio(
     path: str | Path, policy: AudioPolicy | Mapping = DEFAULT_POLICY
 ) -> np.ndarray:
-    """Read `path` as mono float32 at `policy.target_rate`, or raise `BadAudioError`.
-    The file is decoded once.
+    """Read `path` as mono float32 at `policy.target_rate` (the channels mixed, or one of
+    them: `policy.channel`), or raise `BadAudioError`. The file is decoded once.
 
     Returns: (n_samples,) float32.
     """
     path = Path(path)
     policy = as_policy(policy)
     signal, rate = _read(path)
+    _check_channel(path, 1 if signal.ndim == 1 else signal.shape[1], policy.channel)
+    signal = select_channel(signal, policy.channel)
     if not np.all(np.isfinite(signal)):
         raise BadAudioError(path, "non_finite", f"{int(np.sum(~np.isfinite(signal)))} samples")
     duration = signal.shape[0] / rate
@@ -259,7 +294,7 @@ def load_audio(
         raise BadAudioError(
             path, "too_short", f"{duration:.3f} s < {policy.min_duration_s} s"
         )
-    signal = resample(to_mono(signal), rate, policy.target_rate)
+    signal = resample(signal, rate, policy.target_rate)
     peak = float(np.max(np.abs(signal)))
     if peak < policy.silence_peak:
         raise BadAudioError(path, "silent", f"peak {peak:.2e} < {policy.silence_peak:.0e}")
@@ -271,7 +306,8 @@ def audio_windows(
 ) -> list[np.ndarray]:
     """`path` as mono float32 at `policy.target_rate`, cut into windows of about `window_s`
     seconds (equal parts, so that no window is much shorter than the others), each read,
-    mixed down and resampled on its own: memory stays at one window however long the file.
+    made mono (`policy.channel`) and resampled on its own: memory stays at one window
+    however long the file.
     A file of at most `window_s` is one window, read exactly as `load_audio` reads it.
     Raises `BadAudioError` as `load_audio` does.
     """
@@ -279,6 +315,7 @@ def audio_windows(
     policy = as_policy(policy)
     with _open(path) as handle:
         frames, rate = handle.frames, handle.samplerate
+        _check_channel(path, handle.channels, policy.channel)
         if frames > window_s * rate:
             return _windows(handle, path, window_s, policy)
     return [load_audio(path, policy)]
@@ -298,10 +335,11 @@ def _windows(
             signal = handle.read(int(stop - start), dtype="float32", always_2d=False)
             if signal.shape[0] < stop - start:
                 _short_read(handle, path, int(start) + signal.shape[0])
+            signal = select_channel(signal, policy.channel)
             if not np.all(np.isfinite(signal)):
                 raise BadAudioError(path, "non_finite",
                                     f"{int(np.sum(~np.isfinite(signal)))} samples")
-            signal = resample(to_mono(signal), rate, policy.target_rate)
+            signal = resample(signal, rate, policy.target_rate)
             peak = max(peak, float(np.max(np.abs(signal))))
             windows.append(signal.astype(np.float32, copy=False))
     except (sf.LibsndfileError, RuntimeError) as error:

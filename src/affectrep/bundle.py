@@ -2,7 +2,8 @@
 
 `results/{corpus}/export/{model}/` holds:
 
-- `bundle.json`: format version, model id, context, classes, which heads exist, corpus;
+- `bundle.json`: format version, model id, context, classes, which heads exist, corpus, the
+  audio channel the corpus was read with (`audio.channel`; new audio is read the same way);
 - `features.npz`: the corpus's `stats.npz` (spectrogram settings, normalisation statistics);
 - `encoder.npz`, `blstm.npz`: the autoencoder's encoder and the BLSTM autoencoder;
 - `heads.npz`: the emotion softmax and the activation/valence ridges on pooled codes, as
@@ -25,7 +26,7 @@ import json
 import math
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,10 @@ def _check_info(info, folder: Path) -> ModelId:
         raise BundleError("blstm.npz is missing (bundle.json says the bundle has a BLSTM)")
     if not isinstance(info.get("dimensions", []), list):
         raise BundleError(f"{name}: dimensions must be a list")
+    try:
+        AudioPolicy(channel=info.get("channel", "mix"))
+    except ValueError as error:
+        raise BundleError(f"{name}: {error}") from error
     return model
 
 
@@ -272,11 +277,18 @@ class Bundle:
         index = FeatureIndex(["x"], ["x"], np.array([0]), np.array([codes.shape[0]]))
         return utterance_vectors(self.blstm, codes, index, self.blstm_pooling, batch_size=1)[0]
 
+    @property
+    def policy(self) -> AudioPolicy:
+        """How audio is read: the default checks, and the channel the corpus was read with
+        (`audio.channel`: `mix`, or an index; bundles from before it: `mix`)."""
+        return replace(DEFAULT_POLICY, channel=self.info.get("channel", "mix"))
+
     def file_codes(self, path: str | Path, window_s: float = DEFAULT_WINDOW_S,
-                   policy: AudioPolicy = DEFAULT_POLICY) -> list[np.ndarray]:
-        """The codes of each window of an audio file (one window unless it is long)."""
+                   policy: AudioPolicy | None = None) -> list[np.ndarray]:
+        """The codes of each window of an audio file (one window unless it is long), read as
+        the corpus was (`policy`: this bundle's, by default)."""
         out = []
-        for signal in audio_windows(path, window_s, policy):
+        for signal in audio_windows(path, window_s, policy or self.policy):
             frames = self.frames(signal)
             if frames.shape[0] == 0:
                 raise ValueError(f"{path}: shorter than one {self.spec.window_ms} ms window")
@@ -403,6 +415,17 @@ def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
 
 
 
+def recorded_channel(record: Mapping) -> str | int:
+    """The audio channel (`audio.channel`) the features in `record` were read with: `mix`
+    where no job recorded one; two different ones are a stale mix (ValueError)."""
+    channels = {json.dumps(params["policy"].get("channel", "mix"))
+                for params in record.values()
+                if isinstance(params, Mapping) and isinstance(params.get("policy"), Mapping)}
+    if len(channels) > 1:
+        raise ValueError(f"the inputs were read with different audio channels: {channels}")
+    return json.loads(channels.pop()) if channels else "mix"
+
+
 def write_bundle(
     out_dir: str | Path,
     *,
@@ -461,7 +484,7 @@ def write_bundle(
     info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],
-            "window_s": float(window_s),
+            "window_s": float(window_s), "channel": recorded_channel(record),
             "sizes": sizes, "results": card}
     with atomic_path(out / "bundle.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))

@@ -73,6 +73,7 @@ def _check_references(config: dict) -> None:
                 f"config key corpora.{name}.reader: a demo corpus is written in IEMOCAP's "
                 f"layout, so its reader must be iemocap, not {settings['reader']!r}"
             )
+    _check_reader_keys(corpora)
     for name in config["use"]["cross_corpus"]:
         if name not in corpora:
             raise ConfigError(
@@ -92,6 +93,32 @@ def _check_references(config: dict) -> None:
             spectrogram_spec(config, name).check()
         except ValueError as error:
             raise ConfigError(f"config key features.spectrograms.{name}: {error}") from None
+
+
+def _corpus_defaults() -> dict:
+    """The schema's default of every key of a corpus entry that has one."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    entry = schema["properties"]["corpora"]["additionalProperties"]["properties"]
+    return {key: spec["default"] for key, spec in entry.items() if "default" in spec}
+
+
+def _check_reader_keys(corpora: dict) -> None:
+    """A key set (to other than its default) that the corpus's reader does not read would be
+    ignored without a word: name it instead (`merge_excited` is IEMOCAP's; a table maps
+    `excited` with `emotion_map`)."""
+    from affectrep.corpora.build import READER_KEYS
+
+    defaults = _corpus_defaults()
+    for name, settings in corpora.items():
+        read = READER_KEYS[settings["reader"]]
+        for key, value in settings.items():
+            if key not in read and (key not in defaults or value != defaults[key]):
+                hint = (" (for other corpora map the name instead: emotion_map: "
+                        "{excited: happiness})" if key == "merge_excited" else "")
+                raise ConfigError(
+                    f"config key corpora.{name}.{key}: reader {settings['reader']} does not "
+                    f"read it; its keys are {', '.join(read)}{hint}"
+                )
 
 
 def model_id_keys(config: dict) -> list[tuple[str, str]]:
@@ -161,7 +188,8 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
 
 def audio_policy(config: dict) -> AudioPolicy:
     audio = config["audio"]
-    return AudioPolicy(min_duration_s=audio["min_duration_s"], silence_peak=audio["silence_peak"])
+    return AudioPolicy(min_duration_s=audio["min_duration_s"], silence_peak=audio["silence_peak"],
+                       channel=audio.get("channel", "mix"))
 
 
 def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> Path:

@@ -4,6 +4,14 @@
 and its sizes, the settings and seeds, the software versions, wall time per stage (from the
 rules' benchmark files), Tables 1 and 2, the separation table, the figures and the rejected
 files. Every number is read from the workflow's own outputs; nothing is typed in here.
+
+The run's real wall time comes from the benchmark files too: Snakemake writes a job's
+benchmark file when the job ends and records in it the job's duration (`s`), so the file's
+modification time is the job's end and that minus `s` its start (`job_intervals`). The run
+took from the first job's start to the last job's end, over the jobs that made the report's
+inputs: those of this corpus and of every other folder its record names (another corpus of
+the cross-corpus matrix, `all-corpora`, `cross_corpus`). A long pause with no job running
+(a run stopped and resumed later) is reported with it.
 """
 
 from __future__ import annotations
@@ -13,10 +21,12 @@ import os
 import platform
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
 from affectrep.atomic import atomic_path
+from affectrep.config import COMBINED_CORPUS
 from affectrep.manifest import read_manifest
 from affectrep.provenance import settings_yaml
 from affectrep.tables import markdown_table
@@ -70,6 +80,96 @@ def wall_times(benchmarks: Path, rules: Sequence[str] = ()) -> list[dict[str, st
          "peak_rss_mb": f"{max(memory[stage]):.0f}" if memory[stage] else ""}
         for stage, values in sorted(seconds.items())
     ]
+
+
+def run_benchmark_folders(benchmarks: Path, record: Mapping) -> list[Path]:
+    """The benchmark folders of the jobs in `record` (a report's provenance): this corpus's
+    (`results/{corpus}/benchmarks`), every corpus a job names (`corpus=...`), the combined
+    corpus's for `combine_*` jobs and the cross-corpus matrix's; those that exist."""
+    results = benchmarks.parent.parent
+    folders = {benchmarks}
+    for key in record:
+        rule, _, inside = key.partition("[")
+        for part in inside.rstrip("]").split(","):
+            name, _, value = part.partition("=")
+            if name == "corpus" and value:
+                folders.add(results / value / "benchmarks")
+        if rule.startswith("combine_"):
+            folders.add(results / COMBINED_CORPUS / "benchmarks")
+        if rule == "cross_corpus":
+            folders.add(results / "cross_corpus" / "benchmarks")
+    return sorted(folder for folder in folders if folder.is_dir())
+
+
+def job_intervals(benchmarks: Path | Sequence[Path]) -> list[tuple[float, float]]:
+    """(start, end) in seconds since the epoch of every benchmarked job in the folder(s):
+    the end is the time Snakemake wrote its benchmark file (when the job ended), the start
+    that minus the job's recorded duration."""
+    folders = [benchmarks] if isinstance(benchmarks, Path) else list(benchmarks)
+    intervals = []
+    for path in sorted(p for folder in folders for p in folder.rglob("*.tsv")):
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if rows and "s" in rows[-1]:
+            try:
+                seconds = float(rows[-1]["s"])
+            except ValueError:
+                continue
+            end = path.stat().st_mtime
+            intervals.append((end - seconds, end))
+    return intervals
+
+
+def run_wall_time(intervals: Sequence[tuple[float, float]]) -> dict[str, float] | None:
+    """`start`, `end` and `span` (first job's start to last job's end, s) of the jobs,
+    `jobs_s` (their seconds summed), `busy` (the seconds in which at least one of them was
+    running) and the longest `pause` with none running, from `pause_start`; None without
+    jobs."""
+    if not intervals:
+        return None
+    ordered = sorted(intervals)
+    busy, pause, pause_start = 0.0, 0.0, ordered[0][0]
+    current_start, current_end = ordered[0]
+    for start, end in ordered[1:]:
+        if start > current_end:
+            busy += current_end - current_start
+            if start - current_end > pause:
+                pause, pause_start = start - current_end, current_end
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    busy += current_end - current_start
+    start, end = ordered[0][0], max(end for _, end in ordered)
+    return {"start": start, "end": end, "span": end - start, "busy": busy, "pause": pause,
+            "pause_start": pause_start, "jobs_s": sum(e - s for s, e in ordered),
+            "jobs": len(ordered)}
+
+
+# A pause this long with no job running is not scheduling: the run was stopped and resumed.
+_PAUSE_S = 300.0
+
+
+def _time(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(sep=" ", timespec="seconds")
+
+
+def _wall_time_line(folders: Sequence[Path], here: Path, job_seconds: float) -> str:
+    wall = run_wall_time(job_intervals(folders))
+    if wall is None:
+        return "No benchmark files: no wall time to report."
+    names = ", ".join(Path(os.path.relpath(folder, here)).as_posix() for folder in folders)
+    line = (f"Wall time of the run: {wall['span']:.0f} s, from the first job's start "
+            f"({_time(wall['start'])}) to the last job's end ({_time(wall['end'])}), over "
+            f"the {wall['jobs']:.0f} benchmarked jobs that made this report's inputs ({names}),"
+            f" which took {wall['jobs_s']:.0f} s of job time in all (they run in parallel); "
+            f"this corpus's own jobs, per stage below, {job_seconds:.0f} s. A job's end is "
+            "when Snakemake wrote its benchmark file, its start that minus its seconds (the "
+            "report job itself is not counted).")
+    if wall["pause"] > max(_PAUSE_S, 0.1 * wall["span"]):
+        line += (f" No job ran for {wall['pause']:.0f} s from {_time(wall['pause_start'])}: "
+                 f"the run was stopped and resumed later (or parts rebuilt); jobs were "
+                 f"running for {wall['busy']:.0f} s of the span.")
+    return line
 
 
 def _markdown(rows: Sequence[Mapping[str, str]]) -> str:
@@ -132,8 +232,8 @@ def build_report(
     times = wall_times(benchmarks, rules)
     total = sum(float(row["total_s"]) for row in times)
     parts += ["", "## Wall time and memory per stage", "",
-              f"From the rules' benchmark files: {total:.0f} s of jobs in all (jobs run in "
-              "parallel, so the run itself took less).", "", _markdown(times)]
+              _wall_time_line(run_benchmark_folders(benchmarks, record), here, total), "",
+              "Per stage, from the rules' benchmark files:", "", _markdown(times)]
     parts += ["", "## Rejected files", "", _markdown(rejections)]
     parts += ["", "## Settings", "",
               "Read from the outputs above, not from the config: per workflow rule, the "

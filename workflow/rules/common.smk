@@ -31,6 +31,14 @@ def corpus_settings(wildcards):
     return config["corpora"][wildcards.corpus]
 
 
+def corpus_params(wildcards):
+    """The corpus entry's keys that its reader reads (no IEMOCAP keys for a table corpus),
+    as a plain param: what the manifest's record and the report show."""
+    from affectrep.corpora.build import reader_settings
+
+    return plain(reader_settings(corpus_settings(wildcards)))
+
+
 def corpus_inputs(wildcards):
     """A demo corpus depends on the rule that generates it; a real one on nothing."""
     if "demo" in corpus_settings(wildcards):

@@ -32,7 +32,7 @@ checkpoint corpus:
         summary=f"{RESULTS}/{{corpus}}/corpus_summary.txt",
         provenance=f"{RESULTS}/{{corpus}}/manifest.json",
     params:
-        settings=lambda wildcards: plain(corpus_settings(wildcards)),
+        settings=corpus_params,
         root=lambda wildcards: str(corpus_root(config, wildcards.corpus, RESULTS)),
         policy=plain(audio_policy(config)),
         strict=config["audio"]["strict"],

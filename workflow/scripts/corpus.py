@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.corpora.build import build_manifest, summarise  # noqa: E402
+from affectrep.corpora.build import build_manifest, check_classes, summarise  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.manifest import write_manifest, write_rejections  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
@@ -19,9 +19,11 @@ rows, rejected = build_manifest(
     strict=snakemake.params.strict,
     logger=logger,
 )
+summary = summarise(rows, rejected)
+logger.info("manifest:\n%s", summary)
+# Stop here, not in a classifier much later, if the labels cannot be classified.
+check_classes(rows, snakemake.wildcards.corpus)
 write_rejections(rejected, snakemake.output.rejected)
 write_manifest(rows, snakemake.output.manifest)
-summary = summarise(rows, rejected)
 Path(snakemake.output.summary).write_text(summary + "\n")
-logger.info("manifest:\n%s", summary)
 provenance.stamp(snakemake.output)

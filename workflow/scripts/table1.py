@@ -20,8 +20,8 @@ first = next(iter(results.values()))
 description = (
     f"Corpus `{snakemake.params.corpus}`; trained on {first['n_train_utterances']} labelled "
     f"utterances of the other speakers, scored on {first['n_test_utterances']} utterances of "
-    f"the held-out speakers {', '.join(first['held_out_speakers'])}; softmax seed "
-    f"{first['seed']}."
+    f"the held-out speakers {', '.join(first['held_out_speakers'])} "
+    f"({first.get('held_out_reason', 'reason not recorded')}); softmax seed {first['seed']}."
 )
 write_table1(results, snakemake.output.tsv, snakemake.output.md, description)
 logger.info("table 1:\n%s", Path(snakemake.output.md).read_text())

@@ -18,22 +18,21 @@ logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
 settings = snakemake.params.validation
 index = read_index(snakemake.input.index)
-held_out = held_out_speakers(
-    index.speakers,
-    settings["held_out_speakers"] if settings["held_out_speakers"] == "auto"
-    else [str(s) for s in settings["held_out_speakers"]],
-    settings["n_held_out"],
+manifest = read_manifest(snakemake.input.manifest)
+held_out, why = held_out_speakers(
+    manifest, settings["held_out_speakers"], settings["n_held_out"], speakers=index.speakers
 )
 result = softmax_validation(
     np.load(snakemake.input.codes, mmap_mode="r"),
     index,
-    read_manifest(snakemake.input.manifest),
+    manifest,
     held_out,
     max_train_frames=settings["max_train_frames"],
     seed=settings["seed"],
     logger=logger,
 )
-result.update(model=snakemake.params.model, architecture=[*snakemake.params.widths, 4])
+result.update(model=snakemake.params.model, architecture=[*snakemake.params.widths, 4],
+              held_out_reason=why)
 with atomic_path(snakemake.output.result) as tmp, open(tmp, "w") as handle:
     json.dump(result, handle, indent=2)
 provenance.stamp(snakemake.output)

@@ -3,12 +3,18 @@
 `rejected.tsv` lists every file left out and why: what the reader could not pair (IEMOCAP:
 a label without its WAV, `missing`; a WAV without a label, `unlabelled`) and the audio that
 failed `affectrep.audio`'s checks. In strict mode the first of them stops the run instead.
+
+Each reader reads only some of a corpus entry's keys (`READER_KEYS`); `reader_settings` keeps
+those, so that the corpus rule's params, its outputs' records and the report carry only the
+settings that applied. A corpus's `emotion_map` is applied to every reader's own names
+(`affectrep.emotions`); `check_classes` then stops a corpus that cannot be classified (fewer
+than two classes, or a class that some fold would train without), listing the raw labels.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -21,13 +27,32 @@ from affectrep.corpora.grouping import assign_sessions
 from affectrep.corpora.iemocap import read_iemocap
 from affectrep.corpora.ravdess import read_ravdess
 from affectrep.corpora.table import read_table
+from affectrep.emotions import ACCEPTED_NAMES, CLASSES, check_emotion_map, map_emotion
 from affectrep.manifest import Rejection, Utterance
 from affectrep.progress import Progress
 
+# The keys of a `corpora.<name>` entry that each reader reads (`root` is where the corpus
+# is; `demo` says it is generated; IEMOCAP has sessions of its own, so no speaker groups).
+_COMMON_KEYS = ("reader", "root", "emotion_map")
+READER_KEYS: dict[str, tuple[str, ...]] = {
+    "iemocap": (*_COMMON_KEYS, "demo", "merge_excited", "dialogs", "min_agreement",
+                "include_self_evaluation"),
+    "emodb": (*_COMMON_KEYS, "speaker_groups"),
+    "ravdess": (*_COMMON_KEYS, "include_song", "speaker_groups"),
+    "cremad": (*_COMMON_KEYS, "speaker_groups"),
+    "table": (*_COMMON_KEYS, "audio_root", "speaker_groups"),
+}
 
-def read_corpus(settings: dict, root: Path) -> tuple[list[Utterance], list[Rejection]]:
-    """Run the reader named in a corpus's settings (a validated `corpora.<name>` entry): the
-    rows, and the files the reader itself left out (only IEMOCAP pairs labels with audio)."""
+
+def reader_settings(settings: Mapping) -> dict:
+    """The keys of a corpus entry that its reader reads (`READER_KEYS`), in their order."""
+    reader = settings["reader"]
+    if reader not in READER_KEYS:
+        raise CorpusError(f"unknown reader {reader!r}")
+    return {key: settings[key] for key in READER_KEYS[reader] if key in settings}
+
+
+def _read(settings: Mapping, root: Path) -> tuple[list[Utterance], list[Rejection]]:
     reader = settings["reader"]
     if reader == "iemocap":
         return read_iemocap(
@@ -45,12 +70,23 @@ def read_corpus(settings: dict, root: Path) -> tuple[list[Utterance], list[Rejec
         return read_cremad(root), []
     if reader == "table":
         audio_root = settings.get("audio_root")
-        return read_table(
-            root,
-            audio_root=Path(audio_root) if audio_root else None,
-            merge_excited=settings.get("merge_excited", False),
-        ), []
+        return read_table(root, audio_root=Path(audio_root) if audio_root else None), []
     raise CorpusError(f"unknown reader {reader!r}")
+
+
+def read_corpus(settings: Mapping, root: Path) -> tuple[list[Utterance], list[Rejection]]:
+    """Run the reader named in a corpus's settings (a validated `corpora.<name>` entry) and
+    apply its `emotion_map`: the rows, and the files the reader itself left out (only
+    IEMOCAP pairs labels with audio)."""
+    try:
+        emotion_map = check_emotion_map(settings.get("emotion_map"))
+    except ValueError as error:
+        raise CorpusError(str(error)) from None
+    rows, unpaired = _read(settings, root)
+    if emotion_map:
+        rows = [replace(row, emotion=map_emotion(row.emotion_raw, emotion_map, row.emotion))
+                for row in rows]
+    return rows, unpaired
 
 
 def check_audio(
@@ -160,3 +196,61 @@ def summarise(rows: list[Utterance], rejected: Iterable[Rejection] = ()) -> str:
         lines.append("\t".join([*cells, str(counts["other"]), str(len(mine))]))
     lines.append(_rejected_line(rejected))
     return "\n".join(lines)
+
+
+def raw_label_counts(rows: Iterable[Utterance]) -> str:
+    """`rab 84 (other), neu 14 (neutral), ...`: each raw label (the manifest's `emotion_raw`)
+    with its number of utterances and the class it became, most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter(
+        (row.emotion_raw or "(none)", row.emotion or "other") for row in rows)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{raw} {count} ({emotion})" for (raw, emotion), count in ranked)
+
+
+def class_problems(rows: list[Utterance]) -> list[str]:
+    """Why the labelled utterances cannot be classified by the protocol, or [] if they can:
+    fewer than two of the four classes; folds that cannot be made (`affectrep.folds`); or a
+    class whose labelled speakers all sit in one session, so that the fold holding out that
+    session would train without it (a speaker of every class must be left to train on)."""
+    from affectrep.folds import make_folds
+
+    present = [name for name in CLASSES if any(row.emotion == name for row in rows)]
+    if len(present) < 2:
+        found = ", ".join(present) if present else "none"
+        return [f"{len(present)} of the four classes ({found}) has labelled utterances; "
+                "at least 2 are needed"]
+    try:
+        make_folds(rows)
+    except ValueError as error:
+        return [f"no leave-one-session-out folds: {error}"]
+    speakers: dict[str, dict[str, set[str]]] = {name: defaultdict(set) for name in present}
+    for row in rows:
+        if row.emotion in speakers:
+            speakers[row.emotion][row.session].add(row.speaker)
+    problems = []
+    for name in present:
+        if len(speakers[name]) == 1:
+            ((session, members),) = speakers[name].items()
+            problems.append(
+                f"{name} is labelled only for speakers of session {session} "
+                f"({', '.join(sorted(members))}): the fold that holds out {session} has no "
+                f"{name} to train on"
+            )
+    return problems
+
+
+def check_classes(rows: list[Utterance], corpus: str = "") -> None:
+    """Raise `CorpusError` when `class_problems` finds any, with the raw labels seen and their
+    counts, so that the run stops at the corpus step and not in a classifier much later."""
+    problems = class_problems(rows)
+    if not problems:
+        return
+    key = f"corpora.{corpus}.emotion_map" if corpus else "the corpus's emotion_map"
+    known = "; ".join(f"{name}: {', '.join(names)}" for name, names in ACCEPTED_NAMES.items())
+    where = f"corpus {corpus}" if corpus else "the corpus"
+    raise CorpusError(
+        f"{where} cannot be used for emotion classification: {'; '.join(problems)}. "
+        f"Raw labels seen (utterances, class): {raw_label_counts(rows)}. "
+        f"Map the corpus's own names with {key} (e.g. {{rab: anger, tri: sadness}}); "
+        f"names known without a map (any case): {known}"
+    )

@@ -39,10 +39,12 @@ def _number(text: str, table: Path, line: int, column: str) -> float | None:
         ) from None
 
 
-def read_table(
-    table: Path, *, audio_root: Path | None = None, merge_excited: bool = False
-) -> list[Utterance]:
-    """One row per table line; relative paths start at `audio_root` or the table's folder."""
+def read_table(table: Path, *, audio_root: Path | None = None) -> list[Utterance]:
+    """One row per table line; relative paths start at `audio_root` or the table's folder.
+
+    `emotion_raw` is the table's label (lower-cased), `emotion` the class of the names every
+    reader knows (`affectrep.emotions.ACCEPTED_NAMES`); other names are mapped by the
+    corpus's `emotion_map` (`affectrep.corpora.build.read_corpus`)."""
     table = Path(table).expanduser()
     if not table.is_file():
         raise CorpusError(
@@ -73,7 +75,7 @@ def read_table(
         rows.append(Utterance(
             id=uid, path=str(path.resolve()), speaker=record["speaker"],
             session=record.get("session", ""), gender=record.get("gender", "")[:1].upper(),
-            emotion_raw=label, emotion=four_class(label, merge_excited=merge_excited),
+            emotion_raw=label, emotion=four_class(label),
             **numbers,
         ))
     if not rows:
