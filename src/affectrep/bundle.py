@@ -10,7 +10,8 @@
   arrays (`affectrep.heads`), fitted on every labelled (rated) utterance of the corpus with
   the median of the strengths the leave-one-session-out folds chose;
 - `config.yaml`: the workflow settings that made it; `MODEL_CARD.md`: corpus, data sizes,
-  and the fold results of exactly these heads.
+  and the fold results of exactly these heads. `bundle.json` also names the affectrep
+  version and git commit that exported the bundle (`affectrep.version`).
 
 `Bundle.load(folder)` needs NumPy, JAX and soundfile only; `embed` and `predict` run new audio
 through the same code as the workflow (`audio`, `spectrogram`, `autoencoders.encode_frames`,
@@ -50,6 +51,7 @@ from affectrep.model_id import ModelId
 from affectrep.provenance import settings_yaml
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
 from affectrep.tables import spread
+from affectrep.version import software
 
 FORMAT = 1
 LEVELS = ("frames", "pooled", "blstm")
@@ -485,7 +487,7 @@ def write_bundle(
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],
             "window_s": float(window_s), "channel": recorded_channel(record),
-            "sizes": sizes, "results": card}
+            "sizes": sizes, "results": card, "affectrep": software()}
     with atomic_path(out / "bundle.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))
     return info

@@ -66,8 +66,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+class _Version(argparse.Action):
+    """`--version`: the package version and git commit, looked up only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from affectrep.version import describe
+
+        print(f"affectrep {describe()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="affectrep", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_Version,
+                        help="print the version and git commit, and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("embed", "write representations of audio files"),
                        ("predict", "print emotion probabilities, activation and valence")):

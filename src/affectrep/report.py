@@ -30,6 +30,7 @@ from affectrep.config import COMBINED_CORPUS
 from affectrep.manifest import read_manifest
 from affectrep.provenance import settings_yaml
 from affectrep.tables import markdown_table
+from affectrep.version import describe
 
 PACKAGES = ("affectrep", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
             "soundfile", "matplotlib", "opentsne", "opensmile", "snakemake")
@@ -241,6 +242,7 @@ def build_report(
               "`.json` or the `.json` beside it, has every job's).", "",
               "```yaml", settings_yaml(record), "```"]
     parts += ["", "## Software", "",
+              f"Written by affectrep {describe()}.", "",
               _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
               ""]
     text = "\n".join(parts)

@@ -39,11 +39,15 @@ def write_tsv(rows: Sequence[dict], path: str | Path) -> None:
 
 
 def spread(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
-    """`mean ± std` (population std) of the finite values times `scale`; `n/a` if none."""
+    """`mean ± std` of the finite values times `scale`, the std being the sample standard
+    deviation (ddof=1), as in Table 2; a single value has no spread to show and is given
+    alone; `n/a` if none."""
     finite = [v * scale for v in values if math.isfinite(v)]
     if not finite:
         return "n/a"
-    return f"{np.mean(finite):.{digits}f} ± {np.std(finite):.{digits}f}"
+    if len(finite) == 1:
+        return f"{finite[0]:.{digits}f}"
+    return f"{np.mean(finite):.{digits}f} ± {np.std(finite, ddof=1):.{digits}f}"
 
 
 def markdown_table(rows: Sequence[dict]) -> str:

@@ -28,7 +28,7 @@ rule egemaps:
         mem_mb=2000,
         runtime=120,
     conda:
-        "../../envs/workflow.yaml"
+        "../../envs/egemaps.yaml"
     script:
         "../scripts/egemaps.py"
 

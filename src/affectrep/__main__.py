@@ -1,0 +1,8 @@
+"""`python -m affectrep ...`: the `affectrep` command."""
+
+import sys
+
+from affectrep.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
