@@ -1,12 +1,13 @@
 """Speed of the BLSTM autoencoder's training (not a test: it prints figures).
 
-PERF.md found the project's BLSTM step slower than PyTorch's and twice as slow with every
-doubling of a tiny hidden size, on CPU; this measures it again, on whatever JAX runs on (a
-GPU included), through the project's own training loop: `affectrep.blstm.train_blstm` with
-Adam (its jitted step: `blstm.loss`, value_and_grad, optax update, buffer donation), its
-batching (`_epoch_batches`: length-sorted batches of 32) and its bucketed padding (250-300
-frames pad to 320). Data: random 80-d "codes" of utterances of 250-300 frames. The first
-epoch (which compiles) is left out; the best of the timed epochs is printed as utterances/s.
+An earlier measurement found the project's BLSTM step slower than PyTorch's and twice as
+slow with every doubling of a tiny hidden size, on CPU; this measures it again, on whatever
+JAX runs on (a GPU included), through the project's own training loop:
+`affectrep.blstm.train_blstm` with Adam (`affectrep.train.fit`'s compiled step:
+`sequence_loss`, value_and_grad, optax update, buffer donation), its batching
+(`UtteranceBatches`: length-sorted batches of 32) and its bucketed padding (250-300 frames
+pad to 320). Data: random 80-d "codes" of utterances of 250-300 frames. The first epoch
+(which compiles) is left out; the best of the timed epochs is printed as utterances/s.
 
 With --torch (and PyTorch installed) the same model in PyTorch eager, on CUDA when there is
 one: two one-way `nn.LSTM`s, the backward one fed each utterance reversed within its length,
@@ -42,14 +43,18 @@ def bench_jax(codes, index, units: int, batch: int, epochs: int) -> dict:
 
     from affectrep import blstm
 
-    settings = blstm.BlstmSettings(hidden=2 * units, optimizer="adam", learning_rate=1e-3,
-                                   epochs=1 + epochs, batch_size=batch)
+    settings = blstm.BlstmSettings(
+        hidden=2 * units, optimizer="adam", learning_rate=1e-3, epochs=1 + epochs, batch_size=batch
+    )
     _, history = blstm.train_blstm(codes, index, settings, label=f"blstm-{units}")
     timed = history.records[1:]
     best = max(record["utterances_per_s"] for record in timed)
     typical = float(np.median([record["seconds"] for record in timed]))
-    return {"utt_per_s": best, "compile_s": history.records[0]["seconds"] - typical,
-            "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}"}
+    return {
+        "utt_per_s": best,
+        "compile_s": history.records[0]["seconds"] - typical,
+        "device": f"{jax.devices()[0].platform}:{jax.devices()[0].device_kind}",
+    }
 
 
 def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | None:
@@ -70,7 +75,7 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
     parameters = [*forward.parameters(), *backward.parameters(), *readout.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=1e-3)
     data = torch.from_numpy(codes).to(device)
-    settings = blstm.BlstmSettings(batch_size=batch)
+    source = blstm.batches(codes, index, blstm.BlstmSettings(batch_size=batch))
 
     def step(starts: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
         n_steps = int(lengths.max())
@@ -92,7 +97,7 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
 
     rates = []
     for epoch in range(1 + epochs):
-        batches = blstm._epoch_batches(index, settings, epoch)
+        batches = source.batches(epoch)
         started = time.perf_counter()
         losses = [step(starts, lengths) for starts, lengths in batches]
         torch.stack(losses).cpu()  # waits for the device
@@ -103,8 +108,13 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64],
-                        help="LSTM units per direction (the project's `hidden` is twice this)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[8, 16, 32, 64],
+        help="LSTM units per direction (the project's `hidden` is twice this)",
+    )
     parser.add_argument("--batches", type=int, default=20, help="batches per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (after one more)")
     parser.add_argument("--batch", type=int, default=32)
@@ -112,8 +122,10 @@ def main() -> None:
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager")
     args = parser.parse_args()
     codes, index = make_data(args.batches * args.batch, args.dim)
-    print(f"batch {args.batch}, {args.batches} batches/epoch, {args.dim}-d input, "
-          f"250-300 frames, Adam; best of {args.epochs} epochs")
+    print(
+        f"batch {args.batch}, {args.batches} batches/epoch, {args.dim}-d input, "
+        f"250-300 frames, Adam; best of {args.epochs} epochs"
+    )
     header = f"{'units/dir':>9s} {'JAX utt/s':>10s} {'compile s':>9s}"
     if args.torch:
         header += f" {'torch utt/s':>11s} {'JAX/torch':>9s}"
@@ -132,8 +144,7 @@ def main() -> None:
                 torch_device = "cuda" if torch.cuda.is_available() else "cpu"
                 line += f" {rate:11.0f} {result['utt_per_s'] / rate:9.2f}"
         print(line, flush=True)
-    print(f"JAX device: {result['device']}"
-          + (f"; PyTorch {torch_device}" if torch_device else ""))
+    print(f"JAX device: {result['device']}" + (f"; PyTorch {torch_device}" if torch_device else ""))
 
 
 if __name__ == "__main__":

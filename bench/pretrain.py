@@ -1,10 +1,11 @@
 """Speed of one denoising-autoencoder layer per architecture (not a test: it prints figures).
 
 For the first layer of each of the paper's architectures, trains on random frames through the
-real training path (context windows gathered in the step, masking noise, SGD, a whole chunk
-of steps in one `lax.scan`) and prints frames/s, achieved GFLOP/s (3x the forward pass's
-2*B*n_in*n_out*2 flops per step), this machine's float32 matmul GFLOP/s, their ratio, and
-the compile time. With --torch (and PyTorch installed) the same tied layer in PyTorch eager.
+real training path (`affectrep.train.compiled_steps`: context windows gathered in the step,
+masking noise, SGD, a whole chunk of steps in one `lax.scan`) and prints frames/s, achieved
+GFLOP/s (3x the forward pass's 2*B*n_in*n_out*2 flops per step), this machine's float32
+matmul GFLOP/s, their ratio, and the compile time. With --torch (and PyTorch installed) the
+same tied layer in PyTorch eager.
 
     python bench/pretrain.py [--frames 200000] [--torch]
 """
@@ -49,37 +50,48 @@ def matmul_peak_gflops(size: int = 4096, repeats: int = 3) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def bench_jax(n_frames: int, dims: int, context: int, hidden: int, batch: int,
-              tied: bool = True) -> dict:
+def bench_jax(
+    n_frames: int, dims: int, context: int, hidden: int, batch: int, tied: bool = True
+) -> dict:
+    """The compiled chunk of steps that `affectrep.train.fit` runs for a greedy layer, timed
+    over a whole epoch of steps in one call (the best of 3, after one warm-up)."""
     import jax
     import jax.numpy as jnp
+    from flax import nnx
 
-    from affectrep import dae
-    from affectrep.autoencoders import TrainingData, _inputs
+    from affectrep.autoencoders import EncodedWindows, TrainSettings
+    from affectrep.context import TrainingData
     from affectrep.featureset import FeatureIndex
-    from affectrep.training import TrainSettings, make_chunk_runner, make_optimizer
+    from affectrep.models.dae import DaeLayer, DenoisingLoss, mask_threshold
+    from affectrep.train import compiled_steps, make_optimizer
 
     rng = np.random.default_rng(0)
     frames = rng.standard_normal((n_frames, dims), dtype=np.float32)
     lengths = np.full(n_frames // 300, 300)
-    index = FeatureIndex([str(i) for i in range(len(lengths))], ["s"] * len(lengths),
-                         np.arange(len(lengths)) * 300, lengths)
+    index = FeatureIndex(
+        [str(i) for i in range(len(lengths))],
+        ["s"] * len(lengths),
+        np.arange(len(lengths)) * 300,
+        lengths,
+    )
     data = TrainingData.from_features(frames[: lengths.sum()], index)
     settings = TrainSettings(batch_size=batch)
-    params = dae.init_layer(jax.random.PRNGKey(0), dims * context, hidden, tied=tied)
-    optimizer = make_optimizer(settings, 1000)
-    threshold = dae.mask_threshold(settings.noise)
-    runner = make_chunk_runner(
-        lambda p, x, k: dae.layer_loss(p, x, k, threshold),
-        lambda packed, rows: _inputs(packed, rows, context),
-        optimizer,
+    model = DaeLayer.init(jax.random.PRNGKey(0), dims * context, hidden, tied=tied)
+    graphdef, params = nnx.split(model)
+    runner = compiled_steps(
+        graphdef,
+        DenoisingLoss(mask_threshold(settings.noise)),
+        EncodedWindows(context),
+        settings.optimizer_settings(),
+        1000,
     )
     steps = data.n_frames // batch
-    rows = jnp.asarray(rng.permutation(data.n_frames)[: steps * batch].reshape(steps, batch)
-                       .astype(np.int32))
+    rows = jnp.asarray(
+        rng.permutation(data.n_frames)[: steps * batch].reshape(steps, batch).astype(np.int32)
+    )
     packed = (data.frames, data.starts, data.ends, [])
     key = jax.random.PRNGKey(0)
-    opt_state = optimizer.init(params)
+    opt_state = make_optimizer(settings, 1000).init(params)
     started = time.perf_counter()
     compiled = runner.lower(params, opt_state, packed, rows, key, jnp.int32(0)).compile()
     compile_s = time.perf_counter() - started
@@ -93,8 +105,12 @@ def bench_jax(n_frames: int, dims: int, context: int, hidden: int, batch: int,
         times.append(time.perf_counter() - started)
     seconds = min(times)
     flops = 12.0 * batch * dims * context * hidden * steps
-    return {"frames_per_s": steps * batch / seconds, "gflops": flops / seconds / 1e9,
-            "compile_s": compile_s, "device": jax.devices()[0].device_kind}
+    return {
+        "frames_per_s": steps * batch / seconds,
+        "gflops": flops / seconds / 1e9,
+        "compile_s": compile_s,
+        "device": jax.devices()[0].device_kind,
+    }
 
 
 def bench_torch(n_frames: int, n_in: int, hidden: int, batch: int) -> float | None:
@@ -147,16 +163,20 @@ def main() -> None:
     print(f"{'layer':24s} {'frames/s':>10s} {'GFLOP/s':>8s} {'of peak':>8s} {'compile s':>9s}")
     for name, dims, context, hidden in ARCHITECTURES:
         result = bench_jax(args.frames, dims, context, hidden, args.batch)
-        print(f"{name:24s} {result['frames_per_s']:10.0f} {result['gflops']:8.1f} "
-              f"{result['gflops'] / peak:8.2f} {result['compile_s']:9.2f}")
+        print(
+            f"{name:24s} {result['frames_per_s']:10.0f} {result['gflops']:8.1f} "
+            f"{result['gflops'] / peak:8.2f} {result['compile_s']:9.2f}"
+        )
     print(f"device: {result['device']}")
     if args.torch:
         rate = bench_torch(args.frames, 640, 320, args.batch)
         if rate is None:
             print("PyTorch is not installed (pip install torch) - skipped")
         else:
-            print(f"PyTorch eager, 640-320 tied: {rate:.0f} frames/s "
-                  f"({12 * args.batch * 640 * 320 * rate / args.batch / 1e9:.1f} GFLOP/s)")
+            print(
+                f"PyTorch eager, 640-320 tied: {rate:.0f} frames/s "
+                f"({12 * args.batch * 640 * 320 * rate / args.batch / 1e9:.1f} GFLOP/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from affectrep import dae
+from affectrep.models import dae
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -81,3 +81,51 @@ def test_deep_autoencoder_shapes_and_stack_conversion():
         dae.decode_layer(layers[0], dae.encode_layer(layers[0], x)), rtol=1e-5)
     np.testing.assert_allclose(dae.encode_stack(converted["encoder"], x),
                                dae.encode_stack(layers, x), rtol=1e-6)
+
+
+def test_modules_hold_the_parameter_files_keys_and_compute_as_the_functions():
+    """The NNX modules and the functions on plain trees are one model: same draws, same keys
+    (those of `layer{k}.npz` and `encoder.npz`), same outputs."""
+    from flax import nnx
+
+    from affectrep.models.dae import DaeLayer, DeepAutoencoder, DenoisingLoss
+
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 10)), dtype=jnp.float32)
+    for tied in (True, False):
+        layer = DaeLayer.init(jax.random.PRNGKey(3), 10, 4, tied=tied)
+        tree = dae.init_layer(jax.random.PRNGKey(3), 10, 4, tied=tied)
+        assert set(layer.tree()) == set(tree)
+        assert set(nnx.to_pure_dict(nnx.state(layer))) == set(tree)  # what training saves
+        for name in tree:
+            np.testing.assert_array_equal(layer.tree()[name], tree[name])
+        np.testing.assert_array_equal(layer(x), dae.decode_layer(tree, dae.encode_layer(tree, x)))
+        key = jax.random.PRNGKey(5)
+        assert float(DenoisingLoss(51)(layer, x, key)) == float(dae.layer_loss(tree, x, key, 51))
+        assert DaeLayer.from_tree(tree).tied == tied
+    deep = DeepAutoencoder.init(jax.random.PRNGKey(1), [10, 6, 3])
+    flat = {
+        f"{part}/{i}/{k}"
+        for part, layers in deep.tree().items()
+        for i, layer in enumerate(layers)
+        for k in layer
+    }
+    assert flat == {
+        "encoder/0/W",
+        "encoder/0/b",
+        "encoder/1/W",
+        "encoder/1/b",
+        "decoder/0/W",
+        "decoder/0/b",
+        "decoder/1/W",
+        "decoder/1/b",
+    }
+    np.testing.assert_array_equal(deep(x), dae.deep_reconstruct(deep.tree(), x))
+    # The functions on trees and the modules are the same computation, for gradients too.
+    grads = jax.grad(lambda t: dae.deep_loss(t, x, jax.random.PRNGKey(0), 51))(deep.tree())
+    graphdef, state = nnx.split(deep)
+    module_grads = jax.grad(
+        lambda s: DenoisingLoss(51)(nnx.merge(graphdef, s), x, jax.random.PRNGKey(0))
+    )(state)
+    np.testing.assert_array_equal(
+        nnx.to_pure_dict(module_grads)["encoder"][0]["W"], grads["encoder"][0]["W"]
+    )

@@ -8,6 +8,7 @@ import pytest
 from affectrep.autoencoders import (
     ModelId,
     TrainingData,
+    TrainSettings,
     encode_frames,
     train_deep,
     train_stacked_layer,
@@ -15,7 +16,6 @@ from affectrep.autoencoders import (
 from affectrep.featureset import FeatureIndex
 from affectrep.model_id import pyramid
 from affectrep.pytree_io import flatten, load_tree, save_tree, unflatten
-from affectrep.training import TrainSettings
 
 FAST = TrainSettings(learning_rate=1e-3, momentum=0.9, batch_size=50, epochs=3,
                      steps_per_call=7)
@@ -130,7 +130,7 @@ def _resume_state(shape=(2, 3)):
     """Initial params and optimiser state of a tiny model (momentum: the state has leaves)."""
     import jax.numpy as jnp
 
-    from affectrep.training import make_optimizer
+    from affectrep.train import make_optimizer
 
     params = {"W": jnp.ones(shape), "b": jnp.zeros(shape[1])}
     opt_state = make_optimizer(FAST, 10).init(params)
@@ -140,7 +140,7 @@ def _resume_state(shape=(2, 3)):
 def _write_checkpoint(path, fingerprint="f1", shape=(2, 3), value=5.0):
     import jax.numpy as jnp
 
-    from affectrep.training import save_checkpoint
+    from affectrep.train import save_checkpoint
 
     params, opt_state = _resume_state(shape=shape)
     params = {"W": jnp.full(shape, value), "b": jnp.full(shape[1], value)}
@@ -170,7 +170,7 @@ def _other_shapes(path):
 )
 def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, caplog,
                                                                      make_bad):
-    from affectrep.training import resume_checkpoint
+    from affectrep.train import resume_checkpoint
 
     checkpoint = tmp_path / "layer1.checkpoint.npz"
     logger = logging.getLogger("test_resume")
@@ -195,7 +195,7 @@ def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, 
 
 
 def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
-    from affectrep.training import resume_checkpoint
+    from affectrep.train import resume_checkpoint
 
     checkpoint = tmp_path / "c.npz"
     saved, history = _write_checkpoint(checkpoint)
@@ -216,7 +216,7 @@ def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
 
 
 def test_no_checkpoint_starts_fresh_without_a_warning(tmp_path, caplog):
-    from affectrep.training import resume_checkpoint
+    from affectrep.train import resume_checkpoint
 
     params, opt_state = _resume_state()
     with caplog.at_level(logging.WARNING):
@@ -242,3 +242,80 @@ def test_training_completes_after_a_zero_byte_checkpoint(tmp_path, caplog):
     again = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST,
                                 checkpoint=checkpoint)
     assert again.resumed_from_epoch == FAST.epochs
+
+
+# --- The one loop and the one optimiser-settings type (issue 12) ----------------------------
+
+
+def test_fit_calls_every_hook_after_every_epoch_and_a_hook_can_stop_it(tmp_path):
+    import jax
+
+    from affectrep.autoencoders import EncodedWindows
+    from affectrep.models.dae import DaeLayer, DenoisingLoss
+    from affectrep.train import FrameBatches, fit
+
+    frames, index = _data()
+    data = TrainingData.from_features(frames, index)
+    source = FrameBatches(
+        (data.frames, data.starts, data.ends, []),
+        EncodedWindows(1),
+        data.n_frames,
+        50,
+        seed=0,
+        steps_per_call=5,
+    )
+    seen = []
+
+    def watch(end):
+        seen.append((end.epoch, end.epochs, end.examples, end.model.W.shape))
+        end.record = {"epoch": end.epoch, "mine": end.loss}
+
+    def stop_after_two(end):
+        return end.epoch == 2
+
+    model = DaeLayer.init(jax.random.PRNGKey(0), 8, 4, tied=True)
+    before = np.asarray(model.W[...]).copy()
+    checkpoint = tmp_path / "c.npz"
+    result = fit(
+        model,
+        DenoisingLoss(51),
+        source,
+        FAST,
+        epochs=5,
+        seed=0,
+        hooks=[watch, stop_after_two],
+        checkpoint=checkpoint,
+        fingerprint="x",
+    )
+    assert seen == [(1, 5, 600, (8, 4)), (2, 5, 600, (8, 4))]
+    assert [set(r) for r in result.history] == [{"epoch", "mine"}] * 2
+    assert result.stopped_early and result.resumed_from_epoch == 0
+    assert load_tree(checkpoint)[1]["history"] == result.history
+    # fit trains a copy: the model it was given is untouched.
+    np.testing.assert_array_equal(np.asarray(model.W[...]), before)
+    assert not np.array_equal(np.asarray(result.model.W[...]), before)
+
+
+def test_one_optimiser_settings_type_and_one_fingerprint():
+    from affectrep.blstm import BlstmSettings
+    from affectrep.classifier import MlpSettings
+    from affectrep.train import OptimizerSettings
+
+    for settings in (TrainSettings(), MlpSettings(), BlstmSettings()):
+        assert isinstance(settings, OptimizerSettings)
+        assert settings.optimizer_settings() == OptimizerSettings(
+            settings.optimizer,
+            settings.learning_rate,
+            settings.momentum,
+            settings.weight_decay,
+            settings.schedule,
+        )
+    # Settings that do not change the trained parameters do not change the fingerprint.
+    assert TrainSettings(steps_per_call=7).fingerprint(a=1) == TrainSettings().fingerprint(a=1)
+    assert TrainSettings(seed=1).fingerprint(a=1) != TrainSettings().fingerprint(a=1)
+    assert TrainSettings().fingerprint(a=1) != TrainSettings().fingerprint(a=2)
+    assert BlstmSettings(pooling="last").fingerprint() == BlstmSettings().fingerprint()
+    with pytest.raises(ValueError, match="optimizer 'rmsprop' is not sgd or adam"):
+        TrainSettings(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="schedule 'linear' is not constant or cosine"):
+        BlstmSettings(schedule="linear")

@@ -1,8 +1,11 @@
-"""The paper's autoencoder configurations, by model id, and how each one is trained.
+"""How the paper's autoencoders are trained: greedy layers, deep models, and their codes.
 
 A model id names the configuration the way the paper does: `tied-fft128-c5` is TIED-128-5
 (greedy stack with tied weights, 128-bin FFT frames, a context of 5 frames), `deep-logmel40-c5`
-is DEEP-MEL-5. The same id is used in config keys, file names and tables.
+is DEEP-MEL-5. The same id is used in config keys, file names and tables. The networks are
+in `affectrep.models.dae`; each trainer here is `affectrep.train.fit` with the denoising loss
+and batches of context windows gathered from the frames inside the compiled step (passed
+through the frozen layers below, for a greedy layer).
 """
 
 from __future__ import annotations
@@ -10,62 +13,114 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from affectrep import dae
-from affectrep.context import frame_bounds, gather_windows
+from affectrep.context import TrainingData, gather_windows
 from affectrep.featureset import FeatureIndex
 from affectrep.model_id import ModelId  # noqa: F401 (re-exported: scripts import it from here)
-from affectrep.npyio import DEFAULT_BLOCK_ROWS, iter_row_blocks, npy_layout
-from affectrep.training import TrainResult, TrainSettings, train
+from affectrep.models.dae import (
+    DaeLayer,
+    DeepAutoencoder,
+    DenoisingLoss,
+    encode_stack,
+    mask_threshold,
+)
+from affectrep.train import FrameBatches, OptimizerSettings, fit
+
+__all__ = [
+    "ModelId",
+    "TrainResult",
+    "TrainSettings",
+    "TrainingData",
+    "encode_frames",
+    "iter_codes",
+    "train_deep",
+    "train_stacked_layer",
+]
+
+
+@dataclass(frozen=True)
+class TrainSettings(OptimizerSettings):
+    """The autoencoders' training; the defaults are the paper's (section 4): SGD at 1e-4,
+    weight decay 1e-4, batches of 500 frames, 20% masking noise. `steps_per_call` steps run
+    in one compiled call (it does not change the result)."""
+
+    batch_size: int = 500
+    epochs: int = 5
+    noise: float = 0.2
+    seed: int = 0
+    steps_per_call: int = 200
+
+    RUN_ONLY: ClassVar[tuple[str, ...]] = ("steps_per_call",)
 
 
 @dataclass
-class TrainingData:
-    """Frames and per-frame utterance bounds, on the device."""
+class TrainResult:
+    """The trained parameters as a plain tree (the file's keys), one record per epoch
+    (epoch, loss, examples_per_s, seconds) and the epochs that came from a checkpoint."""
 
-    frames: jax.Array
-    starts: jax.Array
-    ends: jax.Array
-
-    @classmethod
-    def from_features(cls, frames: np.ndarray, index: FeatureIndex) -> TrainingData:
-        starts, ends = frame_bounds(index.offsets, index.lengths)
-        return cls(jnp.asarray(frames), jnp.asarray(starts), jnp.asarray(ends))
-
-    @classmethod
-    def from_file(cls, frames_file: str | Path, index: FeatureIndex,
-                  block_rows: int = DEFAULT_BLOCK_ROWS) -> TrainingData:
-        """The frames of the utterances in `index` (a subset of the file's, with its own
-        offsets, or all of them), moved to the device block by block: the host holds one
-        block at a time, so peak memory is the device copy plus a block."""
-        shape, _, _ = npy_layout(frames_file)
-        frames = jnp.zeros((index.n_frames, shape[1]), jnp.float32)
-        row = 0
-        for block in iter_row_blocks(frames_file, index.file_segments(), block_rows):
-            frames = _put_rows(frames, jnp.asarray(block, jnp.float32), row)
-            row += block.shape[0]
-        starts, ends = frame_bounds(index.offsets, index.lengths)
-        return cls(frames, jnp.asarray(starts), jnp.asarray(ends))
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.frames.shape[0])
+    params: Any
+    history: list[dict[str, float]]
+    resumed_from_epoch: int
 
 
-@partial(jax.jit, donate_argnums=0)
-def _put_rows(frames: jax.Array, block: jax.Array, row: int) -> jax.Array:
-    return jax.lax.dynamic_update_slice_in_dim(frames, block, row, axis=0)
-
-
-def _inputs(data: tuple, rows: jax.Array, context: int) -> jax.Array:
+def encoded_windows(data: tuple, rows: jax.Array, context: int) -> jax.Array:
+    """The inputs of a layer for frames `rows`: their context windows, through the frozen
+    layers below it. data = (frames, starts, ends, frozen {W, b} layers)."""
     frames, starts, ends, frozen = data
-    return dae.encode_stack(frozen, gather_windows(frames, rows, starts, ends, context))
+    return encode_stack(frozen, gather_windows(frames, rows, starts, ends, context))
+
+
+@dataclass(frozen=True)
+class EncodedWindows:
+    """`encoded_windows` as the batch builder of `FrameBatches` (a value: the compiled step
+    is reused for every layer and run with the same context)."""
+
+    context: int
+
+    def __call__(self, data: tuple, rows: jax.Array) -> jax.Array:
+        return encoded_windows(data, rows, self.context)
+
+
+def _fit(
+    model,
+    data: TrainingData,
+    frozen: list,
+    context: int,
+    settings: TrainSettings,
+    fingerprint: str,
+    checkpoint,
+    logger,
+    label,
+    stop_after_epochs,
+) -> TrainResult:
+    source = FrameBatches(
+        (data.frames, data.starts, data.ends, frozen),
+        EncodedWindows(context),
+        data.n_frames,
+        settings.batch_size,
+        settings.seed,
+        settings.steps_per_call,
+    )
+    result = fit(
+        model,
+        DenoisingLoss(mask_threshold(settings.noise)),
+        source,
+        settings,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        checkpoint=checkpoint,
+        fingerprint=fingerprint,
+        logger=logger,
+        label=label,
+        stop_after_epochs=stop_after_epochs,
+    )
+    return TrainResult(result.model.tree(), result.history, result.resumed_from_epoch)
 
 
 def train_stacked_layer(
@@ -82,26 +137,30 @@ def train_stacked_layer(
     stop_after_epochs: int | None = None,
 ) -> TrainResult:
     """Greedy training of one layer on the (clean) codes of the frozen layers `lower`."""
-    n_in = (int(lower[-1]["W"].shape[1]) if lower else data.frames.shape[1] * context)
+    n_in = int(lower[-1]["W"].shape[1]) if lower else data.frames.shape[1] * context
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), len(lower) + 1)
-    params = dae.init_layer(key, n_in, n_out, tied=tied)
+    model = DaeLayer.init(key, n_in, n_out, tied=tied)
     frozen = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in lower]
-    threshold = dae.mask_threshold(settings.noise)
-
-    def loss_fn(params, x, key):
-        return dae.layer_loss(params, x, key, threshold)
-
-    def batch_fn(packed, rows):
-        return _inputs(packed, rows, context)
-
     fingerprint = settings.fingerprint(
-        model="stacked", tied=tied, context=context, n_in=n_in, n_out=n_out,
-        lower=[float(jnp.sum(p["W"])) for p in frozen], n_frames=data.n_frames,
+        model="stacked",
+        tied=tied,
+        context=context,
+        n_in=n_in,
+        n_out=n_out,
+        lower=[float(jnp.sum(p["W"])) for p in frozen],
+        n_frames=data.n_frames,
     )
-    return train(
-        params, loss_fn, batch_fn, (data.frames, data.starts, data.ends, frozen),
-        data.n_frames, settings, checkpoint=checkpoint, fingerprint=fingerprint,
-        logger=logger, label=label, stop_after_epochs=stop_after_epochs,
+    return _fit(
+        model,
+        data,
+        frozen,
+        context,
+        settings,
+        fingerprint,
+        checkpoint,
+        logger,
+        label,
+        stop_after_epochs,
     )
 
 
@@ -117,27 +176,30 @@ def train_deep(
     label: str = "deep",
     stop_after_epochs: int | None = None,
 ) -> TrainResult:
-    """Joint training of all layers of a deep autoencoder (from `init`: fine-tuning)."""
+    """Joint training of all layers of a deep autoencoder (from `init`, a tree with encoder
+    and decoder layers: fine-tuning)."""
     if init is None:
-        params = dae.init_deep(jax.random.PRNGKey(settings.seed), widths)
+        model = DeepAutoencoder.init(jax.random.PRNGKey(settings.seed), widths)
     else:
-        params = jax.tree_util.tree_map(jnp.asarray, init)
-    threshold = dae.mask_threshold(settings.noise)
-
-    def loss_fn(params, x, key):
-        return dae.deep_loss(params, x, key, threshold)
-
-    def batch_fn(packed, rows):
-        return _inputs(packed, rows, context)
-
+        model = DeepAutoencoder.from_tree(init)
     fingerprint = settings.fingerprint(
-        model="deep", widths=list(widths), context=context, n_frames=data.n_frames,
+        model="deep",
+        widths=list(widths),
+        context=context,
+        n_frames=data.n_frames,
         init=None if init is None else float(sum(np.sum(p["W"]) for p in init["encoder"])),
     )
-    return train(
-        params, loss_fn, batch_fn, (data.frames, data.starts, data.ends, []),
-        data.n_frames, settings, checkpoint=checkpoint, fingerprint=fingerprint,
-        logger=logger, label=label, stop_after_epochs=stop_after_epochs,
+    return _fit(
+        model,
+        data,
+        [],
+        context,
+        settings,
+        fingerprint,
+        checkpoint,
+        logger,
+        label,
+        stop_after_epochs,
     )
 
 
@@ -153,19 +215,19 @@ def encode_frames(
     return np.concatenate(list(iter_codes(encoder, data, context, chunk)))
 
 
+# The arrays are arguments, not closed-over constants: XLA would otherwise fold the whole frame
+# array into the compiled program (slow to compile, and a second copy in memory).
+_encode_rows = jax.jit(encoded_windows, static_argnums=2)
+
+
 def iter_codes(
     encoder: Sequence[dict], data: TrainingData, context: int, chunk: int = 8192
 ) -> Iterator[np.ndarray]:
     """The codes of `data`'s frames in order, `chunk` frames at a time (float32 blocks)."""
     layers = [{"W": jnp.asarray(p["W"]), "b": jnp.asarray(p["b"])} for p in encoder]
-
-    # The arrays are arguments, not closed-over constants: XLA would otherwise fold the whole
-    # frame array into the compiled program (slow to compile, and a second copy in memory).
-    code = jax.jit(_inputs, static_argnums=2)
     packed = (data.frames, data.starts, data.ends, layers)
-
     n = data.n_frames
     for first in range(0, n, chunk):
         rows = np.arange(first, first + chunk, dtype=np.int32)
-        codes = np.asarray(code(packed, jnp.asarray(np.minimum(rows, n - 1)), context))
+        codes = np.asarray(_encode_rows(packed, jnp.asarray(np.minimum(rows, n - 1)), context))
         yield codes[: min(chunk, n - first)].astype(np.float32)

@@ -21,33 +21,48 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from affectrep import dae
-from affectrep.autoencoders import TrainingData
-from affectrep.context import gather_windows
+from affectrep.context import TrainingData, gather_windows
 from affectrep.emotions import CLASSES
 from affectrep.featureset import FeatureIndex
 from affectrep.folds import Fold, fold_result, role_positions, score
 from affectrep.metrics import utterance_decisions
+from affectrep.models.mlp import Mlp, mlp_widths, weighted_cross_entropy
 from affectrep.pytree_io import load_tree
-from affectrep.training import TrainSettings, make_chunk_runner, make_optimizer
+from affectrep.train import EpochEnd, FrameBatches, OptimizerSettings, epoch_shape, fit
 
-Mlp = dict[str, Any]
+__all__ = [
+    "DEFAULT_HIDDEN",
+    "MlpSettings",
+    "MlpTrainResult",
+    "class_weights",
+    "epoch_shape",
+    "evaluate_fold",
+    "frame_posteriors",
+    "frame_rows",
+    "init_mlp",
+    "load_encoder",
+    "mlp_widths",
+    "predict_utterances",
+    "train_mlp",
+]
+
+MlpParams = dict[str, Any]
 
 # The TIED-128-5 encoder's widths: the paper's 640-320-160-80-4 network.
 DEFAULT_HIDDEN: tuple[int, ...] = (320, 160, 80)
 
 
 @dataclass(frozen=True)
-class MlpSettings:
+class MlpSettings(OptimizerSettings):
     """Fine-tuning settings, the same for the pretrained and the randomly initialised MLP.
 
     The paper gives none for this stage. SGD with momentum 0.9 at 1e-2 is the classic setting
@@ -62,10 +77,8 @@ class MlpSettings:
     the training frames (fast demo runs; None keeps all).
     """
 
-    optimizer: str = "sgd"
     learning_rate: float = 1e-2
     momentum: float = 0.9
-    weight_decay: float = 1e-4
     batch_size: int = 500
     max_epochs: int = 30
     patience: int = 5
@@ -75,33 +88,25 @@ class MlpSettings:
     steps_per_call: int = 200
     eval_chunk: int = 8192
 
+    RUN_ONLY: ClassVar[tuple[str, ...]] = ("steps_per_call", "eval_chunk")
+
     def __post_init__(self) -> None:
-        problems = []
-        if self.optimizer not in ("sgd", "adam"):
-            problems.append(f"optimizer {self.optimizer!r} is not sgd or adam")
+        problems = self.optimizer_problems()
         if self.batch_size < 1 or self.steps_per_call < 1 or self.eval_chunk < 1:
             problems.append("batch_size, steps_per_call and eval_chunk must be positive")
         if self.max_epochs < 0 or self.patience < 1:
-            problems.append(f"max_epochs {self.max_epochs} must be >= 0 and patience "
-                            f"{self.patience} >= 1")
+            problems.append(
+                f"max_epochs {self.max_epochs} must be >= 0 and patience {self.patience} >= 1"
+            )
         if self.max_train_frames is not None and self.max_train_frames < 1:
             problems.append(f"max_train_frames {self.max_train_frames} must be None or >= 1")
         if problems:
             raise ValueError("MLP settings: " + "; ".join(problems))
 
-    def train_settings(self) -> TrainSettings:
-        """The optimiser part, in the form `affectrep.training.make_optimizer` reads."""
-        return TrainSettings(
-            optimizer=self.optimizer, learning_rate=self.learning_rate, momentum=self.momentum,
-            weight_decay=self.weight_decay, schedule="constant", batch_size=self.batch_size,
-            epochs=self.max_epochs, noise=0.0, seed=self.seed,
-            steps_per_call=self.steps_per_call,
-        )
-
 
 @dataclass
 class MlpTrainResult:
-    params: Mlp
+    params: MlpParams
     best_epoch: int
     history: list[dict]
     n_train_frames: int
@@ -110,72 +115,18 @@ class MlpTrainResult:
 # --- the network ----------------------------------------------------------------------------
 
 
-def _check_pretrained(layers: Sequence[dict], widths: Sequence[int]) -> None:
-    if len(layers) != len(widths) - 1:
-        raise ValueError(
-            f"pretrained encoder has {len(layers)} layers, the MLP {len(widths) - 1} hidden "
-            f"layers (widths {list(widths)})"
-        )
-    for number, (layer, n_in, n_out) in enumerate(
-        zip(layers, widths[:-1], widths[1:], strict=True), start=1
-    ):
-        shapes = (tuple(np.shape(layer["W"])), tuple(np.shape(layer["b"])))
-        if shapes != ((n_in, n_out), (n_out,)):
-            raise ValueError(
-                f"pretrained layer {number} has W {shapes[0]} and b {shapes[1]}, the MLP needs "
-                f"W ({n_in}, {n_out}) and b ({n_out},)"
-            )
-
-
 def init_mlp(
     key: jax.Array,
     widths: Sequence[int],
     n_classes: int = len(CLASSES),
     pretrained_layers: Sequence[dict] | None = None,
-) -> Mlp:
+) -> MlpParams:
     """An MLP `widths[0] -> ... -> widths[-1] -> n_classes`: {"hidden": [{W, b}...], "output"}.
 
     Hidden layers are copies of `pretrained_layers` (an encoder's {W, b} list, shapes checked)
     or Glorot-uniform with zero biases; the softmax layer is always Glorot-uniform.
     """
-    widths = [int(w) for w in widths]
-    if not widths or min(widths) < 1 or n_classes < 2:
-        raise ValueError(f"widths {widths} and n_classes {n_classes} make no network")
-    keys = jax.random.split(key, len(widths))
-    if pretrained_layers is not None:
-        _check_pretrained(pretrained_layers, widths)
-        hidden = [{"W": jnp.array(p["W"], jnp.float32), "b": jnp.array(p["b"], jnp.float32)}
-                  for p in pretrained_layers]
-    else:
-        hidden = [_glorot(k, n_in, n_out)
-                  for k, n_in, n_out in zip(keys[:-1], widths[:-1], widths[1:], strict=True)]
-    return {"hidden": hidden, "output": _glorot(keys[-1], widths[-1], n_classes)}
-
-
-def _glorot(key: jax.Array, n_in: int, n_out: int) -> dict[str, jax.Array]:
-    layer = dae.init_layer(key, n_in, n_out, tied=True)
-    return {"W": layer["W"], "b": layer["b"]}
-
-
-def mlp_widths(params: Mlp) -> list[int]:
-    """[n_in, hidden..., n_classes], e.g. [640, 320, 160, 80, 4]."""
-    layers = [*params["hidden"], params["output"]]
-    return [int(np.shape(layers[0]["W"])[0])] + [int(np.shape(p["W"])[1]) for p in layers]
-
-
-def mlp_logits(params: Mlp, x: jax.Array) -> jax.Array:
-    """(batch, n_in) -> (batch, n_classes) unnormalised log-probabilities."""
-    hidden = dae.encode_stack(params["hidden"], x)
-    return hidden @ params["output"]["W"] + params["output"]["b"]
-
-
-def weighted_cross_entropy(params: Mlp, batch: tuple, key: jax.Array) -> jax.Array:
-    """Mean over the batch of each frame's weight times its negative log-likelihood."""
-    del key  # no noise in this model; the trainer passes one to every loss
-    x, y, weight = batch
-    log_p = jax.nn.log_softmax(mlp_logits(params, x))
-    nll = -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
-    return jnp.sum(weight * nll) / x.shape[0]
+    return Mlp.init(key, widths, n_classes, pretrained_layers).tree()
 
 
 def load_encoder(path: str | Path) -> list[dict]:
@@ -199,13 +150,13 @@ def frame_rows(index: FeatureIndex, positions: np.ndarray) -> np.ndarray:
 
 
 @partial(jax.jit, static_argnames=("context",))
-def _posteriors(params: Mlp, frames, starts, ends, rows, context: int) -> jax.Array:
+def _posteriors(params: MlpParams, frames, starts, ends, rows, context: int) -> jax.Array:
     x = gather_windows(frames, rows, starts, ends, context)
-    return jax.nn.softmax(mlp_logits(params, x), axis=-1)
+    return jax.nn.softmax(Mlp.from_tree(params)(x), axis=-1)
 
 
 def frame_posteriors(
-    params: Mlp, data: TrainingData, rows: np.ndarray, context: int, chunk: int = 8192
+    params: MlpParams, data: TrainingData, rows: np.ndarray, context: int, chunk: int = 8192
 ) -> np.ndarray:
     """Softmax output for the frames `rows`: (len(rows), n_classes), in chunks of `chunk` frames
     (the last one padded) so that one compiled function serves every chunk and every set."""
@@ -214,14 +165,15 @@ def frame_posteriors(
     for first in range(0, len(rows), size):
         part = rows[first : first + size]
         padded = np.pad(part, (0, size - len(part)), mode="edge")
-        result = _posteriors(params, data.frames, data.starts, data.ends,
-                             jnp.asarray(padded), context)
+        result = _posteriors(
+            params, data.frames, data.starts, data.ends, jnp.asarray(padded), context
+        )
         out.append(np.asarray(result)[: len(part)])
     return np.concatenate(out).astype(np.float64)
 
 
 def predict_utterances(
-    params: Mlp,
+    params: MlpParams,
     data: TrainingData,
     index: FeatureIndex,
     positions: np.ndarray,
@@ -262,58 +214,43 @@ def _training_frames(
     frame_labels = np.repeat(labels[positions], index.lengths[positions]).astype(np.int32)
     limit = settings.max_train_frames
     if limit is not None and rows.size > limit:
-        keep = np.sort(np.random.default_rng([settings.seed, 1]).choice(rows.size, limit,
-                                                                        replace=False))
+        keep = np.sort(
+            np.random.default_rng([settings.seed, 1]).choice(rows.size, limit, replace=False)
+        )
         rows, frame_labels = rows[keep], frame_labels[keep]
     return rows, frame_labels
 
 
 def _validation_scores(params, data, index, labels, positions, context, chunk):
-    _, decisions = predict_utterances(params, data, index, positions, context=context,
-                                      chunk=chunk)
+    _, decisions = predict_utterances(params, data, index, positions, context=context, chunk=chunk)
     scores = score(labels[positions], decisions)
     return scores["unweighted_accuracy"], scores["weighted_accuracy"]
 
 
-def _host_copy(params: Mlp) -> Mlp:
+def _host_copy(params: MlpParams) -> MlpParams:
     """A NumPy copy that owns its memory: the trainer donates (reuses) the device buffers, so a
     kept best epoch must not alias them."""
     return jax.tree_util.tree_map(lambda leaf: np.array(leaf, copy=True), params)
 
 
-def epoch_shape(n_train: int, batch_size: int, steps_per_call: int) -> tuple[int, int, int]:
-    """(batch, chunks, steps per chunk) of an epoch: every chunk the same length, so that the
-    compiled scan is compiled once. The frames left over (fewer than one batch per chunk) are
-    a different random few in every epoch."""
-    batch = min(batch_size, n_train)
-    steps = n_train // batch
-    chunks = -(-steps // steps_per_call)
-    return batch, chunks, steps // chunks
+@dataclass(frozen=True)
+class LabelledWindows:
+    """The batch builder of the MLP's `FrameBatches`: (windows, labels, weights) of training
+    frames `batch_rows`; data = (frames, starts, ends, training frame rows, their labels,
+    class weights)."""
 
+    context: int
 
-def _run_epoch(run_chunk, params, opt_state, packed, n_train, settings, epoch):
-    """One pass over the training frames in a fresh seeded order; returns the mean loss."""
-    batch, chunks, per_chunk = epoch_shape(n_train, settings.batch_size,
-                                           settings.steps_per_call)
-    steps = chunks * per_chunk
-    order = np.random.default_rng([settings.seed, epoch]).permutation(n_train)
-    rows = order[: steps * batch].reshape(steps, batch).astype(np.int32)
-    epoch_key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), epoch)
-    losses = []
-    for first in range(0, steps, per_chunk):
-        chunk = jnp.asarray(rows[first : first + per_chunk])
-        params, opt_state, chunk_losses = run_chunk(params, opt_state, packed, chunk,
-                                                    epoch_key, jnp.int32(first))
-        losses.append(np.asarray(chunk_losses))
-    loss = float(np.concatenate(losses).mean())
-    if not np.isfinite(loss):
-        raise FloatingPointError(f"MLP loss became {loss} in epoch {epoch}; lower the "
-                                 "learning rate")
-    return params, opt_state, loss, steps * batch
+    def __call__(self, data: tuple, batch_rows: jax.Array) -> tuple:
+        frames, starts, ends, train_rows, train_labels, class_weight = data
+        rows_now = train_rows[batch_rows]
+        y = train_labels[batch_rows]
+        x = gather_windows(frames, rows_now, starts, ends, self.context)
+        return x, y, class_weight[y]
 
 
 def train_mlp(
-    params: Mlp,
+    params: MlpParams,
     data: TrainingData,
     index: FeatureIndex,
     labels: np.ndarray,
@@ -336,57 +273,105 @@ def train_mlp(
     logger = logger or logging.getLogger(__name__)
     if np.any(labels[train_positions] < 0) or np.any(labels[validation_positions] < 0):
         raise ValueError(f"{label}: training and validation utterances must all be labelled")
-    # A device copy of our own: the compiled steps donate (reuse) the buffers they are given.
-    params = jax.tree_util.tree_map(lambda leaf: jnp.array(leaf, jnp.float32), params)
+    model = Mlp.from_tree(params)
     rows, frame_labels = _training_frames(index, labels, train_positions, settings)
     n_train = int(rows.size)
-    weights = class_weights(frame_labels, int(params["output"]["W"].shape[1]),
-                            settings.class_weights)
-    best = MlpTrainResult(_host_copy(params), 0, [], n_train)
+    weights = class_weights(frame_labels, int(model.output.W.shape[1]), settings.class_weights)
+    best = MlpTrainResult(_host_copy(model.tree()), 0, [], n_train)
     if settings.max_epochs == 0:
         return best
     if n_train < settings.batch_size:
-        logger.info("%s: %d training frames, fewer than a batch of %d: one batch per epoch",
-                    label, n_train, settings.batch_size)
-    batch = min(settings.batch_size, n_train)
-    optimizer = make_optimizer(replace(settings.train_settings(), batch_size=batch),
-                               (n_train // batch) * settings.max_epochs)
-    opt_state = optimizer.init(params)
-
-    def batch_fn(packed, batch_rows):
-        frames, starts, ends, train_rows, train_labels, class_weight = packed
-        rows_now = train_rows[batch_rows]
-        y = train_labels[batch_rows]
-        x = gather_windows(frames, rows_now, starts, ends, context)
-        return x, y, class_weight[y]
-
-    run_chunk = make_chunk_runner(weighted_cross_entropy, batch_fn, optimizer)
-    packed = (data.frames, data.starts, data.ends, jnp.asarray(rows), jnp.asarray(frame_labels),
-              jnp.asarray(weights))
-    logger.info("%s: %d training frames (%d utterances), %d validation utterances, widths %s, "
-                "device %s", label, n_train, len(train_positions), len(validation_positions),
-                mlp_widths(params), jax.devices()[0].device_kind)
+        logger.info(
+            "%s: %d training frames, fewer than a batch of %d: one batch per epoch",
+            label,
+            n_train,
+            settings.batch_size,
+        )
+    packed = (
+        data.frames,
+        data.starts,
+        data.ends,
+        jnp.asarray(rows),
+        jnp.asarray(frame_labels),
+        jnp.asarray(weights),
+    )
+    # Epochs in equal chunks (one compilation); the MLP's orders are drawn from epoch 1 on.
+    source = FrameBatches(
+        packed,
+        LabelledWindows(context),
+        n_train,
+        min(settings.batch_size, n_train),
+        settings.seed,
+        settings.steps_per_call,
+        equal_chunks=True,
+        first_draw=1,
+    )
+    logger.info(
+        "%s: %d training frames (%d utterances), %d validation utterances, widths %s",
+        label,
+        n_train,
+        len(train_positions),
+        len(validation_positions),
+        model.widths,
+    )
     best_ua = -np.inf
-    for epoch in range(1, settings.max_epochs + 1):
+
+    def early_stopping(end: EpochEnd) -> bool:
+        """Score the validation speaker; keep the best epoch; stop after `patience` more."""
+        nonlocal best_ua
         started = time.perf_counter()
-        params, opt_state, loss, seen = _run_epoch(run_chunk, params, opt_state, packed,
-                                                   n_train, settings, epoch)
-        train_s = time.perf_counter() - started
-        ua, wa = _validation_scores(params, data, index, labels, validation_positions,
-                                    context, settings.eval_chunk)
-        record = {"epoch": epoch, "train_loss": loss, "validation_ua": ua, "validation_wa": wa,
-                  "train_frames_per_s": seen / train_s, "seconds": time.perf_counter() - started}
-        best.history.append(record)
+        ua, wa = _validation_scores(
+            end.model.tree(),
+            data,
+            index,
+            labels,
+            validation_positions,
+            context,
+            settings.eval_chunk,
+        )
+        end.record = {
+            "epoch": end.epoch,
+            "train_loss": end.loss,
+            "validation_ua": ua,
+            "validation_wa": wa,
+            "train_frames_per_s": end.examples / end.seconds,
+            "seconds": end.seconds + time.perf_counter() - started,
+        }
+        best.history.append(end.record)
         improved = ua > best_ua
         if improved:
-            best_ua, best.best_epoch, best.params = ua, epoch, _host_copy(params)
-        logger.info("%s epoch %d: loss %.4f, validation UA %.2f%% WA %.2f%%%s, %.0f frames/s",
-                    label, epoch, loss, 100 * ua, 100 * wa, " (best)" if improved else "",
-                    record["train_frames_per_s"])
-        if epoch - best.best_epoch >= settings.patience:
-            logger.info("%s: no better validation UA for %d epochs; best epoch %d", label,
-                        settings.patience, best.best_epoch)
-            break
+            best_ua, best.best_epoch, best.params = ua, end.epoch, _host_copy(end.model.tree())
+        logger.info(
+            "%s epoch %d: loss %.4f, validation UA %.2f%% WA %.2f%%%s, %.0f frames/s",
+            label,
+            end.epoch,
+            end.loss,
+            100 * ua,
+            100 * wa,
+            " (best)" if improved else "",
+            end.record["train_frames_per_s"],
+        )
+        if end.epoch - best.best_epoch >= settings.patience:
+            logger.info(
+                "%s: no better validation UA for %d epochs; best epoch %d",
+                label,
+                settings.patience,
+                best.best_epoch,
+            )
+            return True
+        return False
+
+    fit(
+        model,
+        weighted_cross_entropy,
+        source,
+        settings,
+        epochs=settings.max_epochs,
+        seed=settings.seed,
+        hooks=[early_stopping],
+        logger=logger,
+        label=label,
+    )
     return best
 
 
@@ -394,8 +379,10 @@ def train_mlp(
 
 
 def _counts(index: FeatureIndex, positions: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
-    return {role: {"utterances": int(p.size), "frames": int(index.lengths[p].sum())}
-            for role, p in positions.items()}
+    return {
+        role: {"utterances": int(p.size), "frames": int(index.lengths[p].sum())}
+        for role, p in positions.items()
+    }
 
 
 def evaluate_fold(
@@ -426,8 +413,11 @@ def evaluate_fold(
     settings = settings or MlpSettings()
     started = time.perf_counter()
     if hidden is None:
-        hidden = ([int(np.shape(p["W"])[1]) for p in pretrained] if pretrained is not None
-                  else DEFAULT_HIDDEN)
+        hidden = (
+            [int(np.shape(p["W"])[1]) for p in pretrained]
+            if pretrained is not None
+            else DEFAULT_HIDDEN
+        )
     widths = [int(frames.shape[1]) * context, *hidden]
     key = jax.random.fold_in(jax.random.PRNGKey(settings.seed), fold.number)
     params = init_mlp(key, widths, len(CLASSES), pretrained)
@@ -435,23 +425,45 @@ def evaluate_fold(
     if data is None:
         data = TrainingData.from_features(np.asarray(frames, dtype=np.float32), index)
     label = f"{method} {fold.name}"
-    trained = train_mlp(params, data, index, labels, positions["train"],
-                        positions["validation"], context=context, settings=settings,
-                        logger=logger, label=label)
+    trained = train_mlp(
+        params,
+        data,
+        index,
+        labels,
+        positions["train"],
+        positions["validation"],
+        context=context,
+        settings=settings,
+        logger=logger,
+        label=label,
+    )
     test = positions["test"]
-    summed, _ = predict_utterances(trained.params, data, index, test, context=context,
-                                   chunk=settings.eval_chunk)
+    summed, _ = predict_utterances(
+        trained.params, data, index, test, context=context, chunk=settings.eval_chunk
+    )
     counts = _counts(index, positions)
     counts["train"]["frames_used"] = trained.n_train_frames
     result = fold_result(
-        fold, method, [index.ids[p] for p in test], labels[test],
-        summed / index.lengths[test][:, None], counts,
-        best_epoch=trained.best_epoch, history=trained.history,
-        architecture=mlp_widths(trained.params), context=context,
-        pretrained=pretrained is not None, settings=asdict(settings),
+        fold,
+        method,
+        [index.ids[p] for p in test],
+        labels[test],
+        summed / index.lengths[test][:, None],
+        counts,
+        best_epoch=trained.best_epoch,
+        history=trained.history,
+        architecture=mlp_widths(trained.params),
+        context=context,
+        pretrained=pretrained is not None,
+        settings=asdict(settings),
         seconds=time.perf_counter() - started,
     )
-    logger.info("%s: test speaker %s, WA %.2f%%, UA %.2f%% (best epoch %d)", label,
-                fold.test_speaker, 100 * result["weighted_accuracy"],
-                100 * result["unweighted_accuracy"], trained.best_epoch)
+    logger.info(
+        "%s: test speaker %s, WA %.2f%%, UA %.2f%% (best epoch %d)",
+        label,
+        fold.test_speaker,
+        100 * result["weighted_accuracy"],
+        100 * result["unweighted_accuracy"],
+        trained.best_epoch,
+    )
     return result
