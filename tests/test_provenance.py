@@ -126,6 +126,11 @@ def test_job_key_sorts_wildcards():
         ("results/demo/models/encoder.npz", "results/demo/models/encoder.npz"),
         ("results/demo/export/m/MODEL_CARD.md", "results/demo/export/m/bundle.json"),
         ("results/demo/export/m/config.yaml", "results/demo/export/m/bundle.json"),
+        # An HTML twin (affectrep.html) shares the record of its Markdown.
+        ("results/demo/tables/table2.html", "results/demo/tables/table2.json"),
+        ("results/demo/export/m/MODEL_CARD.html", "results/demo/export/m/bundle.json"),
+        ("results/demo/report.html", "results/demo/report.json"),
+        ("results/cross_corpus/m.html", "results/cross_corpus/m.json"),
     ],
 )
 def test_record_source(output, source):
@@ -206,6 +211,21 @@ def test_stamping_a_json_keeps_its_keys(tmp_path):
     assert read_record(folder / "MODEL_CARD.md") == {"export[model=m]": {"k": 1}}
     assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "bundle.json",
                                                         "config.yaml"]
+
+
+def test_a_tables_html_twin_shares_the_record_of_its_markdown(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    outputs = {name: tables / name for name in ("table2.tsv", "table2.md", "table2.html")}
+    for name, path in outputs.items():
+        path.write_text(f"{name}\n")
+    JobProvenance("table2[corpus=demo]", {"methods": ["mlp"]}, {}).stamp(
+        [*outputs.values(), tables / "table2.json"])
+    assert sorted(p.name for p in tables.iterdir()) == [
+        "table2.html", "table2.json", "table2.md", "table2.tsv"]
+    for name, path in outputs.items():
+        assert path.read_text() == f"{name}\n"
+        assert read_record(path) == {"table2[corpus=demo]": {"methods": ["mlp"]}}
 
 
 def test_a_sidecar_json_is_written_for_npy_and_tsv_outputs(tmp_path):

@@ -1,7 +1,9 @@
 """The real workflow, end to end, on a tiny demo corpus (snakemake in a subprocess)."""
 
+import base64
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import yaml
 
 from affectrep.featureset import load_frames
 from affectrep.manifest import read_manifest
+from affectrep.provenance import read_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,6 +148,13 @@ def test_folds_table2_and_report(tiny_run):
     assert [line.split("\t")[0] for line in table[1:]] == [
         "Happy", "Angry", "Sad", "Neutral", "WA", "UA"]
     assert "Pretrained MLP (TIED-128-5)" in table[0] and "paper IEMOCAP: TIED-128-5" in table[0]
+    # The HTML twin that the Snakemake report shows, with the Markdown's provenance record.
+    page = (results / "tables" / "table2.html").read_text(encoding="utf-8")
+    assert "<table>" in page and "<td>WA</td>" in page and '<meta charset="utf-8">' in page
+    record = read_record(results / "tables" / "table2.md")
+    assert record and read_record(results / "tables" / "table2.html") == record
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Table 2: leave-one-session-out classification</h2>" in page
     report = (results / "report.md").read_text()
     for heading in ("## Table 1", "## Table 2", "## Separation",
                     "## Wall time and memory per stage", "## Rejected files", "## Software"):
@@ -219,6 +229,30 @@ def test_the_cli_predicts_new_audio_and_names_the_files_it_cannot_read(tiny_run,
     frames = np.load(tmp_path / "f.npz")
     (name,) = frames.files
     assert frames[name].shape[1] == 16 and 520 <= frames[name].shape[0] <= 530
+
+
+@pytest.mark.workflow
+def test_the_html_report_shows_every_table_inline(tiny_run, tmp_path):
+    """`snakemake --report` shows HTML inline and only offers other files for download: every
+    table, the model card and the run report are in it as HTML pages holding their tables
+    (the run report: at least Tables 1 and 2, separation, dimensional, cross-corpus, card)."""
+    process = snakemake(tiny_run, "all", "--report", str(tmp_path / "report.html"))
+    assert process.returncode == 0, process.stderr[-3000:]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", page, re.S).group(1))
+    tables = {"results/demo/tables/table1.html": 1, "results/demo/tables/table2.html": 1,
+              "results/demo/tables/separation.html": 1,
+              "results/demo/tables/dimensional.html": 1,
+              "results/demo/export/tied-fft128-c5/MODEL_CARD.html": 1,
+              "results/cross_corpus/tied-fft128-c5.html": 1, "results/demo/report.html": 6}
+    assert set(tables) <= set(results)
+    for path, count in tables.items():
+        assert results[path]["mime_type"] == "text/html", path
+        head, _, data = results[path]["data_uri"].partition(",")
+        assert head.startswith("data:text/html") and head.endswith(";base64"), path
+        assert base64.b64decode(data).decode("utf-8").count("<table>") >= count, path
+    # Nothing is only a download: every entry is a page or a picture.
+    assert {entry["mime_type"] for entry in results.values()} == {"text/html", "image/png"}
 
 
 @pytest.mark.workflow

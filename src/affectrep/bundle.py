@@ -47,6 +47,7 @@ from affectrep.heads import (
     predict_dimension,
     predict_emotion,
 )
+from affectrep.html import write_html
 from affectrep.model_id import ModelId
 from affectrep.provenance import settings_yaml
 from affectrep.spectrogram import SpectrogramSpec, spectrogram
@@ -480,9 +481,11 @@ def write_bundle(
             "# The settings of every workflow job that made this bundle's arrays, read from\n"
             "# their outputs (job: its rule's params).\n"
             + yaml.safe_dump(dict(record), sort_keys=True, default_flow_style=None, width=96))
+    card_text = model_card(parsed, corpus, card, sizes, normalization, record)
     with atomic_path(out / "MODEL_CARD.md") as tmp:
-        Path(tmp).write_text(model_card(parsed, corpus, card, sizes, normalization, record),
-                             encoding="utf-8")
+        Path(tmp).write_text(card_text, encoding="utf-8")
+    # The same card as a page that the Snakemake report shows inline (`affectrep.html`).
+    write_html(card_text, out / "MODEL_CARD.html")
     info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
             "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
             "dimensions": [d for d in ("activation", "valence") if d in card],

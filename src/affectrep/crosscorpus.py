@@ -23,6 +23,7 @@ from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
 from affectrep.folds import score, utterance_labels
 from affectrep.heads import fit_emotion, loso_emotion_runs, median_choice
+from affectrep.html import html_twin, write_html
 from affectrep.manifest import Utterance, read_manifest
 from affectrep.tables import markdown_table, write_tsv
 
@@ -134,6 +135,7 @@ def cross_corpus_stage(
     write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+    write_html(text, html_twin(markdown), title=f"Cross-corpus: {model_title}")
     with atomic_path(cells_out) as tmp:
         Path(tmp).write_text(json.dumps({"classes": [CLASSES[k] for k in classes],
                                          "cells": cells}, indent=1))

@@ -27,6 +27,7 @@ from scipy.stats import pearsonr
 from affectrep.atomic import atomic_path
 from affectrep.folds import Fold, make_folds
 from affectrep.heads import fit_dimension
+from affectrep.html import html_twin, write_html
 from affectrep.manifest import Utterance, read_manifest
 from affectrep.tables import markdown_table, spread, write_tsv
 
@@ -204,6 +205,7 @@ def dimensional_stage(
     write_tsv(table, tsv)
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+    write_html(text, html_twin(markdown), title="Activation and valence")
     with atomic_path(runs_out) as tmp:
         Path(tmp).write_text(json.dumps(runs, indent=1))
     return runs

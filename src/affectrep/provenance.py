@@ -46,7 +46,7 @@ _SIBLING_RECORDS = {
     "config.yaml": "bundle.json",
 }
 # Files that describe nothing further (pictures, name lists, directories of audio).
-_NO_RECORD = {".png", ".pdf", ".txt", ".html", ".log", ".wav", ".flac"}
+_NO_RECORD = {".png", ".pdf", ".txt", ".log", ".wav", ".flac"}
 
 
 class StaleInputsError(RuntimeError):
@@ -87,8 +87,12 @@ def job_key(rule: str, wildcards: Mapping[str, Any]) -> str:
 
 def record_source(path: str | Path) -> Path | None:
     """The file that holds the provenance of output `path` (itself, a sibling, or the JSON of
-    the same stem), or None for outputs that carry none (pictures, audio folders)."""
+    the same stem), or None for outputs that carry none (pictures, audio folders). An `.html`
+    page is the HTML twin of the `.md` of the same stem (`affectrep.html`) and shares its
+    record: `tables/table2.html` -> `tables/table2.json`, `MODEL_CARD.html` -> `bundle.json`."""
     path = Path(path)
+    if path.suffix == ".html":
+        return record_source(path.with_suffix(".md"))
     if path.name in _SIBLING_RECORDS:
         return path.parent / _SIBLING_RECORDS[path.name]
     if path.suffix in (".json", ".npz"):

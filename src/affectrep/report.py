@@ -27,6 +27,7 @@ from pathlib import Path
 
 from affectrep.atomic import atomic_path
 from affectrep.config import COMBINED_CORPUS
+from affectrep.html import html_twin, write_html
 from affectrep.manifest import read_manifest
 from affectrep.provenance import settings_yaml
 from affectrep.tables import markdown_table
@@ -205,8 +206,9 @@ def build_report(
     output: Path,
     rules: Sequence[str] = (),
 ) -> str:
-    """Write `output` (Markdown) and return its text. `tables`: title -> a table's .md file;
-    figure paths are linked relative to the report."""
+    """Write `output` (Markdown) and its HTML twin (`output` with `.html`), and return the
+    Markdown. `tables`: title -> a table's .md file; figure paths are linked relative to the
+    report."""
     rows = read_manifest(manifest)
     hours = sum(row.duration_s or 0.0 for row in rows) / 3600
     labelled = sum(1 for row in rows if row.emotion)
@@ -248,4 +250,6 @@ def build_report(
     text = "\n".join(parts)
     with atomic_path(output) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+    # The same report as a page that the Snakemake report shows inline (`affectrep.html`).
+    write_html(text, html_twin(output))
     return text

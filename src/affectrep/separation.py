@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
+from affectrep.html import html_twin, write_html
 from affectrep.tables import markdown_table
 
 COLUMNS = ("level", "model", "n_points", "silhouette", "knn_wa", "knn_ua",
@@ -187,7 +188,8 @@ def _format(value: object) -> str:
 
 def write_separation_table(rows: Sequence[dict], tsv_path: str | Path,
                            md_path: str | Path) -> None:
-    """TSV (one header line, for programs) and Markdown with what each column means."""
+    """TSV (one header line, for programs) and Markdown with what each column means, and the
+    Markdown's HTML twin (`html_twin`: `separation.html` beside `separation.md`)."""
     formatted = [{column: _format(row[column]) for column in COLUMNS} for row in rows]
     with atomic_path(tsv_path) as tmp:
         lines = ["\t".join(COLUMNS)] + ["\t".join(r[c] for c in COLUMNS) for r in formatted]
@@ -201,3 +203,4 @@ def write_separation_table(rows: Sequence[dict], tsv_path: str | Path,
     )
     with atomic_path(md_path) as tmp:
         Path(tmp).write_text(text)
+    write_html(text, html_twin(md_path))

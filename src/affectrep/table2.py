@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from affectrep.atomic import atomic_path
 from affectrep.emotions import CLASSES
+from affectrep.html import html_twin, write_html
 from affectrep.tables import markdown_table, write_tsv
 
 # Table 2's rows, in the paper's order, and where each one comes from in a fold result.
@@ -101,8 +102,9 @@ def write_table2(
     markdown: str | Path,
     header_lines: Sequence[str],
 ) -> None:
-    """Write the rows as TSV and as Markdown; `header_lines` (the caller's caption: corpus,
-    folds, seeds) go under the title. Both files are written atomically."""
+    """Write the rows as TSV, as Markdown and as the Markdown's HTML twin (`html_twin`:
+    `table2.html` beside `table2.md`); `header_lines` (the caller's caption: corpus, folds,
+    seeds) go under the title. Every file is written atomically."""
     write_tsv(rows, tsv)
     text = "\n".join([
         "# Table 2: emotion classification accuracy (utterance level, leave-one-session-out)",
@@ -121,6 +123,7 @@ def write_table2(
     ])
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+    write_html(text, html_twin(markdown))
 
 
 

@@ -1,4 +1,5 @@
-"""Result tables as TSV (for programs) and Markdown (for people), beside the paper's figures."""
+"""Result tables as TSV (for programs) and Markdown (for people, with an HTML twin for the
+Snakemake report: `affectrep.html`), beside the paper's figures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from affectrep.atomic import atomic_path
+from affectrep.html import html_twin, write_html
 
 # Paper, Table 1: held-out validation accuracy on IEMOCAP (%), by our model ids.
 PAPER_TABLE1: dict[str, float] = {
@@ -84,7 +86,8 @@ def table1_rows(results: dict[str, dict]) -> list[dict]:
 
 def write_table1(results: dict[str, dict], tsv: str | Path, markdown: str | Path,
                  description: str) -> None:
-    """Table 1: `description` says which corpus, split and seed produced the numbers."""
+    """Table 1: `description` says which corpus, split and seed produced the numbers. The
+    Markdown's HTML twin (`html_twin`) is written beside it."""
     rows = table1_rows(results)
     write_tsv(rows, tsv)
     text = (
@@ -97,3 +100,4 @@ def write_table1(results: dict[str, dict], tsv: str | Path, markdown: str | Path
     )
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text)
+    write_html(text, html_twin(markdown))

@@ -92,12 +92,13 @@ rule table2:
     input:
         unpack(table2_inputs),
     output:
-        tsv=report(
-            f"{RESULTS}/{{corpus}}/tables/table2.tsv",
+        tsv=f"{RESULTS}/{{corpus}}/tables/table2.tsv",
+        md=f"{RESULTS}/{{corpus}}/tables/table2.md",
+        html=report(
+            f"{RESULTS}/{{corpus}}/tables/table2.html",
             caption="../report/table2.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/{{corpus}}/tables/table2.md",
         provenance=f"{RESULTS}/{{corpus}}/tables/table2.json",
         confusions=[
             report(

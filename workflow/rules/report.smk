@@ -1,5 +1,8 @@
 # The run report (results/{corpus}/report.md); `snakemake --report report.html` builds the
 # HTML report from the outputs flagged with report() and the captions in workflow/report/.
+# That report shows images, HTML and PDF inline and every other file only as a download, so
+# each Markdown table, model card and report.md has an HTML twin (`affectrep.html`) beside
+# it, and the twins are what is flagged.
 
 
 rule report:
@@ -17,8 +20,9 @@ rule report:
                                  for m in config["use"]["export"]],
         figures=report_figures,
     output:
-        report=report(
-            f"{RESULTS}/{{corpus}}/report.md",
+        report=f"{RESULTS}/{{corpus}}/report.md",
+        html=report(
+            f"{RESULTS}/{{corpus}}/report.html",
             caption="../report/report.rst",
             category="Report",
         ),

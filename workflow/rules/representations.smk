@@ -103,12 +103,13 @@ rule separation:
         unpack(separation_inputs),
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        tsv=report(
-            f"{RESULTS}/{{corpus}}/tables/separation.tsv",
+        tsv=f"{RESULTS}/{{corpus}}/tables/separation.tsv",
+        md=f"{RESULTS}/{{corpus}}/tables/separation.md",
+        html=report(
+            f"{RESULTS}/{{corpus}}/tables/separation.html",
             caption="../report/separation.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/{{corpus}}/tables/separation.md",
         provenance=f"{RESULTS}/{{corpus}}/tables/separation.json",
     params:
         sources=lambda wildcards: plain(separation_sources(wildcards)),

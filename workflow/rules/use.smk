@@ -115,12 +115,13 @@ rule dimensional:
     input:
         unpack(dimensional_inputs),
     output:
-        tsv=report(
-            f"{RESULTS}/{{corpus}}/tables/dimensional.tsv",
+        tsv=f"{RESULTS}/{{corpus}}/tables/dimensional.tsv",
+        md=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
+        html=report(
+            f"{RESULTS}/{{corpus}}/tables/dimensional.html",
             caption="../report/dimensional.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
         runs=f"{RESULTS}/{{corpus}}/tables/dimensional_runs.json",
         provenance=f"{RESULTS}/{{corpus}}/tables/dimensional.json",
         figure=report(
@@ -163,8 +164,9 @@ rule export:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         bundle=f"{RESULTS}/{{corpus}}/export/{{model}}/bundle.json",
-        card=report(
-            f"{RESULTS}/{{corpus}}/export/{{model}}/MODEL_CARD.md",
+        card=f"{RESULTS}/{{corpus}}/export/{{model}}/MODEL_CARD.md",
+        card_html=report(
+            f"{RESULTS}/{{corpus}}/export/{{model}}/MODEL_CARD.html",
             caption="../report/export.rst",
             category="Model bundles",
         ),
@@ -199,6 +201,11 @@ rule cross_corpus:
     output:
         tsv=f"{RESULTS}/cross_corpus/{{model}}.tsv",
         md=f"{RESULTS}/cross_corpus/{{model}}.md",
+        html=report(
+            f"{RESULTS}/cross_corpus/{{model}}.html",
+            caption="../report/cross_corpus.rst",
+            category="Cross-corpus",
+        ),
         cells=f"{RESULTS}/cross_corpus/{{model}}.json",
         figure=report(
             f"{RESULTS}/cross_corpus/{{model}}.png",
