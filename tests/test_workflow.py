@@ -160,7 +160,7 @@ def test_folds_table2_and_report(tiny_run):
                     "## Wall time and memory per stage", "## Rejected files", "## Software"):
         assert heading in report
     assert "figures/figure1.png" in report
-    assert "Wall time of the run: " in report and "s of jobs in all" in report
+    assert "Wall time of the run: " in report and "s of job time in all" in report
     # Settings come from the outputs' records: the spectrograms the tables were made of.
     settings = report.split("\n## Settings\n", 1)[1]
     assert "pretrain_layer:" in settings and "n_bins: 128" in settings
