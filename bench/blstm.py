@@ -27,7 +27,7 @@ import numpy as np
 
 def make_data(n_utts: int, dim: int, seed: int = 0):
     """Random codes of `n_utts` utterances of 250-300 frames, and their index."""
-    from affectrep.featureset import FeatureIndex
+    from affectrep.data.featureset import FeatureIndex
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(250, 301, n_utts)
@@ -41,7 +41,7 @@ def bench_jax(codes, index, units: int, batch: int, epochs: int) -> dict:
     """The project's training loop, 1 + `epochs` epochs; the first is the compile."""
     import jax
 
-    from affectrep import blstm
+    from affectrep.train import blstm
 
     settings = blstm.BlstmSettings(
         hidden=2 * units, optimizer="adam", learning_rate=1e-3, epochs=1 + epochs, batch_size=batch
@@ -64,7 +64,7 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
         import torch
     except ImportError:
         return None
-    from affectrep import blstm
+    from affectrep.train import blstm
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)

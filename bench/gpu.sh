@@ -107,8 +107,8 @@ import re
 import sys
 from pathlib import Path
 
-from affectrep.report import wall_times
-from affectrep.tables import markdown_table
+from affectrep.stages.report import wall_times
+from affectrep.protocol.tables import markdown_table
 
 benchmarks, rules_dir = Path(sys.argv[1]), Path(sys.argv[2])
 rules = [rule for path in rules_dir.glob("*.smk")
@@ -123,7 +123,7 @@ EOF
 
 VERSIONS='
 import importlib
-for name in ("jax", "torch", "snakemake", "soundfile", "openTSNE", "opensmile", "affectrep.blstm"):
+for name in ("jax", "torch", "snakemake", "soundfile", "openTSNE", "opensmile", "affectrep.train.blstm"):
     try:
         module = importlib.import_module(name)
         print(name, getattr(module, "__version__", "imported"))

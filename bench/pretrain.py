@@ -59,11 +59,11 @@ def bench_jax(
     import jax.numpy as jnp
     from flax import nnx
 
-    from affectrep.autoencoders import EncodedWindows, TrainSettings
-    from affectrep.context import TrainingData
-    from affectrep.featureset import FeatureIndex
+    from affectrep.data.featureset import FeatureIndex
+    from affectrep.models.context import TrainingData
     from affectrep.models.dae import DaeLayer, DenoisingLoss, mask_threshold
-    from affectrep.train import compiled_steps, make_optimizer
+    from affectrep.train.autoencoders import EncodedWindows, TrainSettings
+    from affectrep.train.loop import compiled_steps, make_optimizer
 
     rng = np.random.default_rng(0)
     frames = rng.standard_normal((n_frames, dims), dtype=np.float32)

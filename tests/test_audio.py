@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.audio import (
+from affectrep.data.audio import (
     DEFAULT_POLICY,
     REASONS,
     AudioPolicy,

@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from affectrep import blstm
-from affectrep.featureset import FeatureIndex
+from affectrep.data.featureset import FeatureIndex
+from affectrep.train import blstm
 
 DIMS = 6
 HIDDEN = 8

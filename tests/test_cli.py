@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.blstm import init_blstm
-from affectrep.cli import PREDICT_COLUMNS, main
-from affectrep.heads import fit_dimension, fit_emotion, head_arrays
-from affectrep.pytree_io import save_tree
-from affectrep.spectrogram import SpectrogramSpec
+from affectrep.data.pytree_io import save_tree
+from affectrep.data.spectrogram import SpectrogramSpec
+from affectrep.protocol.heads import fit_dimension, fit_emotion, head_arrays
+from affectrep.train.blstm import init_blstm
+from affectrep.use.cli import PREDICT_COLUMNS, main
 
 MODEL = "tied-fft16-c3"
 N_BINS, CONTEXT, CODES = 16, 3, 4
@@ -245,7 +245,7 @@ def test_bad_audio_is_named_and_skipped_and_the_rest_written(bundle, wav, tmp_pa
 
 def test_an_unexpected_error_keeps_the_results_so_far(bundle, wav, tmp_path, capsys,
                                                       monkeypatch):
-    from affectrep.bundle import Bundle
+    from affectrep.use.bundle import Bundle
 
     real = Bundle.predict
 
@@ -281,7 +281,7 @@ def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_the_csv_is_written_when_stdout_is_closed_or_full(bundle, wav, tmp_path, redirect):
     if redirect == ">/dev/full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
-    cli = f"{sys.executable} -m affectrep.cli"
+    cli = f"{sys.executable} -m affectrep.use.cli"
     result = _shell(f"{cli} predict {shlex.quote(str(bundle))} {shlex.quote(str(wav))} "
                     f"--out p.csv {redirect}", tmp_path)
     assert result.returncode == 2, result.stderr
@@ -292,7 +292,7 @@ def test_the_csv_is_written_when_stdout_is_closed_or_full(bundle, wav, tmp_path,
 
 
 def test_the_csv_is_written_when_stdout_is_closed_while_running(bundle, wav, tmp_path):
-    code = ("import os, sys; os.close(1); from affectrep.cli import main; "
+    code = ("import os, sys; os.close(1); from affectrep.use.cli import main; "
             f"sys.exit(main(['predict', {str(bundle)!r}, {str(wav)!r}, '--out', 'p.csv']))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, timeout=300)

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from affectrep.context import frame_bounds, gather_windows, half_width
+from affectrep.models.context import frame_bounds, gather_windows, half_width
 
 
 def _frames():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.corpora.iemocap import majority_category, mean_ratings, parse_emo_evaluation
-from affectrep.demo import CATEGORIES, DemoSpec, write_demo_corpus
+from affectrep.data.corpora.iemocap import majority_category, mean_ratings, parse_emo_evaluation
+from affectrep.data.demo import CATEGORIES, DemoSpec, write_demo_corpus
 
 TINY = DemoSpec(seed=7, sessions=2, utterances_per_speaker=10)
 

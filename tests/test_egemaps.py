@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.egemaps import (
+from affectrep.data.egemaps import (
     N_EGEMAPS,
     UtteranceSettings,
     egemaps_features,
     evaluate_utterance_classifier,
 )
-from affectrep.emotions import CLASSES
-from affectrep.folds import make_folds
-from affectrep.manifest import Utterance
+from affectrep.data.emotions import CLASSES
+from affectrep.data.manifest import Utterance
+from affectrep.protocol.folds import make_folds
 
 
 def _voice(rate, seconds, f0, seed):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.featureset import extract_feature_set, load_frames
-from affectrep.manifest import Utterance
-from affectrep.spectrogram import SpectrogramSpec, count_frames, spectrogram
+from affectrep.data.featureset import extract_feature_set, load_frames
+from affectrep.data.manifest import Utterance
+from affectrep.data.spectrogram import SpectrogramSpec, count_frames, spectrogram
 
 MEL = SpectrogramSpec("logmel40", "mel", n_mels=40)
 

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 from matplotlib.colors import to_rgb
 
-from affectrep.emotions import CLASSES
-from affectrep.figures import (
+from affectrep.data.emotions import CLASSES
+from affectrep.protocol.figures import (
     EMOTION_COLOURS,
     model_title,
     plot_composite,

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from affectrep.corpora.emodb import GENDERS
-from affectrep.corpora.grouping import assign_sessions
-from affectrep.emotions import CLASSES
-from affectrep.folds import (
+from affectrep.data.corpora.emodb import GENDERS
+from affectrep.data.corpora.grouping import assign_sessions
+from affectrep.data.emotions import CLASSES
+from affectrep.data.manifest import Utterance
+from affectrep.protocol.folds import (
     Fold,
     check_folds,
     fold_by_name,
@@ -15,7 +16,6 @@ from affectrep.folds import (
     role_positions,
     utterance_labels,
 )
-from affectrep.manifest import Utterance
 
 
 def _rows(speakers_by_session, per_speaker=4, emotion=None):

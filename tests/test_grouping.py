@@ -2,9 +2,9 @@
 
 import pytest
 
-from affectrep.corpora.emodb import GENDERS
-from affectrep.corpora.grouping import assign_sessions, group_speakers
-from affectrep.manifest import Utterance
+from affectrep.data.corpora.emodb import GENDERS
+from affectrep.data.corpora.grouping import assign_sessions, group_speakers
+from affectrep.data.manifest import Utterance
 
 
 def test_emodb_speakers_become_five_female_male_pairs():

@@ -4,9 +4,9 @@ import re
 from html.parser import HTMLParser
 
 from affectrep.html import html_twin, is_numeric, markdown_to_html, split_row, write_html
-from affectrep.separation import write_separation_table
-from affectrep.table2 import write_table2
-from affectrep.tables import markdown_table, write_table1
+from affectrep.protocol.separation import write_separation_table
+from affectrep.protocol.table2 import write_table2
+from affectrep.protocol.tables import markdown_table, write_table1
 
 
 class Tables(HTMLParser):

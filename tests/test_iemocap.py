@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.audio import BadAudioError
-from affectrep.corpora.build import build_manifest, summarise
-from affectrep.corpora.discovery import CorpusError
-from affectrep.corpora.iemocap import (
+from affectrep.data.audio import BadAudioError
+from affectrep.data.corpora.build import build_manifest, summarise
+from affectrep.data.corpora.discovery import CorpusError
+from affectrep.data.corpora.iemocap import (
     majority_category,
     mean_ratings,
     parse_emo_evaluation,

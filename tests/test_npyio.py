@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from affectrep.npyio import NpyRowWriter, iter_row_blocks, npy_layout, read_rows
+from affectrep.data.npyio import NpyRowWriter, iter_row_blocks, npy_layout, read_rows
 
 
 def test_writer_then_reader_round_trip_in_blocks(tmp_path):

@@ -19,7 +19,7 @@ import yaml
 
 import affectrep
 from affectrep import version
-from affectrep.tables import spread
+from affectrep.protocol.tables import spread
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = re.compile(r"^([0-9a-f]{40}(\+dirty)?|unknown)$")
@@ -47,7 +47,7 @@ def test_version_prints_the_package_version_and_the_git_commit():
 
 
 def test_console_script_and_module_agree(capsys):
-    from affectrep.cli import main
+    from affectrep.use.cli import main
 
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
@@ -68,7 +68,7 @@ def test_importing_affectrep_loads_no_jax_and_bundle_comes_lazily():
     code = ("import sys, affectrep\n"
             "print(sorted(m for m in ('jax', 'jaxlib', 'flax', 'optax') if m in sys.modules))\n"
             "from affectrep import Bundle\n"
-            "from affectrep.bundle import Bundle as B\n"
+            "from affectrep.use.bundle import Bundle as B\n"
             "print(Bundle is B)\n")
     done = _run(sys.executable, "-c", code)
     assert done.returncode == 0, done.stderr
@@ -107,8 +107,8 @@ def test_git_commit_is_unknown_without_git(monkeypatch):
 
 
 def test_report_names_the_version_and_commit(tmp_path):
-    from affectrep.manifest import Utterance, write_manifest
-    from affectrep.report import build_report
+    from affectrep.data.manifest import Utterance, write_manifest
+    from affectrep.stages.report import build_report
 
     write_manifest([Utterance(id="a", path="", speaker="s1", session="1", gender="F",
                               emotion="anger", duration_s=1.0)], tmp_path / "manifest.tsv")
@@ -124,12 +124,12 @@ def test_report_names_the_version_and_commit(tmp_path):
 
 
 def test_bundle_json_records_the_version_and_commit(tmp_path):
-    from affectrep.bundle import write_bundle
-    from affectrep.emotions import CLASSES
-    from affectrep.evaluation import write_ids
-    from affectrep.featureset import FeatureIndex, write_index
-    from affectrep.manifest import Utterance, write_manifest
-    from affectrep.spectrogram import SpectrogramSpec
+    from affectrep.data.emotions import CLASSES
+    from affectrep.data.featureset import FeatureIndex, write_index
+    from affectrep.data.manifest import Utterance, write_manifest
+    from affectrep.data.spectrogram import SpectrogramSpec
+    from affectrep.stages.classification import write_ids
+    from affectrep.use.bundle import write_bundle
 
     rng = np.random.default_rng(0)
     rows = [Utterance(id=f"Ses0{s}{g}_{k:02d}", path="", speaker=f"Ses0{s}{g}",

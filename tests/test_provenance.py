@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from affectrep.data.pytree_io import load_tree, save_tree
 from affectrep.provenance import (
     PROVENANCE_KEY,
     JobProvenance,
@@ -19,7 +20,6 @@ from affectrep.provenance import (
     summarise_by_rule,
     write_record,
 )
-from affectrep.pytree_io import load_tree, save_tree
 
 # --- plain --------------------------------------------------------------------------------
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.corpora.build import build_manifest, read_corpus, summarise
-from affectrep.corpora.cremad import read_cremad
-from affectrep.corpora.discovery import CorpusError, find_audio
-from affectrep.corpora.emodb import read_emodb
-from affectrep.corpora.ravdess import read_ravdess
-from affectrep.corpora.table import read_table
+from affectrep.data.corpora.build import build_manifest, read_corpus, summarise
+from affectrep.data.corpora.cremad import read_cremad
+from affectrep.data.corpora.discovery import CorpusError, find_audio
+from affectrep.data.corpora.emodb import read_emodb
+from affectrep.data.corpora.ravdess import read_ravdess
+from affectrep.data.corpora.table import read_table
 
 
 def _touch(folder: Path, *names: str) -> None:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from affectrep.emotions import CLASSES
-from affectrep.separation import (
+from affectrep.data.emotions import CLASSES
+from affectrep.protocol.separation import (
     COLUMNS,
     dimension_correlation,
     knn_accuracy_across_speakers,

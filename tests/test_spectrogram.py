@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from affectrep.spectrogram import (
+from affectrep.data.spectrogram import (
     SpectrogramSpec,
     band_pooling,
     count_frames,

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from affectrep.autoencoders import TrainingData
-from affectrep.emotions import CLASSES
-from affectrep.evaluation import fold_names, read_vectors, utterance_fold, write_ids
-from affectrep.featureset import FeatureIndex, write_index
-from affectrep.manifest import Utterance, write_manifest
-from affectrep.report import build_report, stage_of, wall_times
-from affectrep.representations import frame_points
-from affectrep.stages import training_data, training_index
+from affectrep.data.emotions import CLASSES
+from affectrep.data.featureset import FeatureIndex, write_index
+from affectrep.data.manifest import Utterance, write_manifest
+from affectrep.stages.autoencoders import training_data, training_index
+from affectrep.stages.classification import fold_names, read_vectors, utterance_fold, write_ids
+from affectrep.stages.report import build_report, stage_of, wall_times
+from affectrep.stages.representations import frame_points
+from affectrep.train.autoencoders import TrainingData
 
 
 def _manifest(sessions=3, per_speaker=12, seed=0):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
-from affectrep.emotions import CLASSES
-from affectrep.folds import Fold, fold_result
-from affectrep.table2 import (
+from affectrep.data.emotions import CLASSES
+from affectrep.protocol.folds import Fold, fold_result
+from affectrep.protocol.table2 import (
     PAPER_PREFIX,
     aggregate,
     plot_confusion,

@@ -5,7 +5,10 @@ import logging
 import numpy as np
 import pytest
 
-from affectrep.autoencoders import (
+from affectrep.data.featureset import FeatureIndex
+from affectrep.data.pytree_io import flatten, load_tree, save_tree, unflatten
+from affectrep.model_id import pyramid
+from affectrep.train.autoencoders import (
     ModelId,
     TrainingData,
     TrainSettings,
@@ -13,9 +16,6 @@ from affectrep.autoencoders import (
     train_deep,
     train_stacked_layer,
 )
-from affectrep.featureset import FeatureIndex
-from affectrep.model_id import pyramid
-from affectrep.pytree_io import flatten, load_tree, save_tree, unflatten
 
 FAST = TrainSettings(learning_rate=1e-3, momentum=0.9, batch_size=50, epochs=3,
                      steps_per_call=7)
@@ -130,7 +130,7 @@ def _resume_state(shape=(2, 3)):
     """Initial params and optimiser state of a tiny model (momentum: the state has leaves)."""
     import jax.numpy as jnp
 
-    from affectrep.train import make_optimizer
+    from affectrep.train.loop import make_optimizer
 
     params = {"W": jnp.ones(shape), "b": jnp.zeros(shape[1])}
     opt_state = make_optimizer(FAST, 10).init(params)
@@ -140,7 +140,7 @@ def _resume_state(shape=(2, 3)):
 def _write_checkpoint(path, fingerprint="f1", shape=(2, 3), value=5.0):
     import jax.numpy as jnp
 
-    from affectrep.train import save_checkpoint
+    from affectrep.train.loop import save_checkpoint
 
     params, opt_state = _resume_state(shape=shape)
     params = {"W": jnp.full(shape, value), "b": jnp.full(shape[1], value)}
@@ -170,7 +170,7 @@ def _other_shapes(path):
 )
 def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, caplog,
                                                                      make_bad):
-    from affectrep.train import resume_checkpoint
+    from affectrep.train.loop import resume_checkpoint
 
     checkpoint = tmp_path / "layer1.checkpoint.npz"
     logger = logging.getLogger("test_resume")
@@ -195,7 +195,7 @@ def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, 
 
 
 def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
-    from affectrep.train import resume_checkpoint
+    from affectrep.train.loop import resume_checkpoint
 
     checkpoint = tmp_path / "c.npz"
     saved, history = _write_checkpoint(checkpoint)
@@ -216,7 +216,7 @@ def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
 
 
 def test_no_checkpoint_starts_fresh_without_a_warning(tmp_path, caplog):
-    from affectrep.train import resume_checkpoint
+    from affectrep.train.loop import resume_checkpoint
 
     params, opt_state = _resume_state()
     with caplog.at_level(logging.WARNING):
@@ -250,9 +250,9 @@ def test_training_completes_after_a_zero_byte_checkpoint(tmp_path, caplog):
 def test_fit_calls_every_hook_after_every_epoch_and_a_hook_can_stop_it(tmp_path):
     import jax
 
-    from affectrep.autoencoders import EncodedWindows
     from affectrep.models.dae import DaeLayer, DenoisingLoss
-    from affectrep.train import FrameBatches, fit
+    from affectrep.train.autoencoders import EncodedWindows
+    from affectrep.train.loop import FrameBatches, fit
 
     frames, index = _data()
     data = TrainingData.from_features(frames, index)
@@ -297,9 +297,9 @@ def test_fit_calls_every_hook_after_every_epoch_and_a_hook_can_stop_it(tmp_path)
 
 
 def test_one_optimiser_settings_type_and_one_fingerprint():
-    from affectrep.blstm import BlstmSettings
-    from affectrep.classifier import MlpSettings
-    from affectrep.train import OptimizerSettings
+    from affectrep.protocol.mlp import MlpSettings
+    from affectrep.train.blstm import BlstmSettings
+    from affectrep.train.loop import OptimizerSettings
 
     for settings in (TrainSettings(), MlpSettings(), BlstmSettings()):
         assert isinstance(settings, OptimizerSettings)

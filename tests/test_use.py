@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.audio import BadAudioError, audio_windows, load_audio
-from affectrep.crosscorpus import shared_classes, transfer
-from affectrep.dimensional import ccc, pearson, regression_fold
-from affectrep.featureset import FeatureIndex
-from affectrep.folds import Fold
-from affectrep.heads import (
+from affectrep.data.audio import BadAudioError, audio_windows, load_audio
+from affectrep.data.featureset import FeatureIndex
+from affectrep.protocol.crosscorpus import shared_classes, transfer
+from affectrep.protocol.dimensional import ccc, pearson, regression_fold
+from affectrep.protocol.folds import Fold
+from affectrep.protocol.heads import (
     fit_dimension,
     fit_emotion,
     head_arrays,
@@ -111,7 +111,7 @@ def test_cross_corpus_uses_only_the_shared_classes():
 
 
 def test_cli_refuses_a_folder_that_is_not_a_bundle(tmp_path, capsys):
-    from affectrep.cli import main
+    from affectrep.use.cli import main
 
     assert main(["predict", str(tmp_path), str(tmp_path / "x.wav")]) == 2
     assert "not a model bundle" in capsys.readouterr().err

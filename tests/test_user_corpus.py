@@ -9,10 +9,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from affectrep.audio import AudioPolicy, BadAudioError, audio_windows, load_audio, resample
-from affectrep.bundle import recorded_channel
 from affectrep.config import SCHEMA, ConfigError, audio_policy, validate_config
-from affectrep.corpora.build import (
+from affectrep.data.audio import AudioPolicy, BadAudioError, audio_windows, load_audio, resample
+from affectrep.data.corpora.build import (
     READER_KEYS,
     build_manifest,
     check_classes,
@@ -20,12 +19,18 @@ from affectrep.corpora.build import (
     read_corpus,
     reader_settings,
 )
-from affectrep.corpora.discovery import CorpusError
-from affectrep.emotions import ACCEPTED_NAMES, CLASSES, check_emotion_map, map_emotion
-from affectrep.manifest import Utterance, write_manifest
+from affectrep.data.corpora.discovery import CorpusError
+from affectrep.data.emotions import ACCEPTED_NAMES, CLASSES, check_emotion_map, map_emotion
+from affectrep.data.manifest import Utterance, write_manifest
+from affectrep.protocol.validation import auto_held_out, held_out_speakers
 from affectrep.provenance import plain
-from affectrep.report import build_report, job_intervals, run_benchmark_folders, run_wall_time
-from affectrep.validation import auto_held_out, held_out_speakers
+from affectrep.stages.report import (
+    build_report,
+    job_intervals,
+    run_benchmark_folders,
+    run_wall_time,
+)
+from affectrep.use.bundle import recorded_channel
 
 # The corpus of the issue: 6 actors (3 female, 3 male), stereo 48 kHz, the corpus's own codes.
 CODES = {"neu": "neutral", "rab": "anger", "tri": "sadness", "gio": "happiness"}

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from affectrep.featureset import load_frames
-from affectrep.manifest import read_manifest
+from affectrep.data.featureset import load_frames
+from affectrep.data.manifest import read_manifest
 from affectrep.provenance import read_record
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,7 +168,7 @@ def test_folds_table2_and_report(tiny_run):
 
 @pytest.mark.workflow
 def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_run):
-    from affectrep.bundle import Bundle
+    from affectrep.use.bundle import Bundle
 
     results = tiny_run / "results" / "demo"
     bundle = Bundle.load(results / "export" / "tied-fft128-c5")
@@ -206,7 +206,7 @@ def test_the_cli_predicts_new_audio_and_names_the_files_it_cannot_read(tiny_run,
     voice = 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
     sf.write(tmp_path / "new.wav", np.stack([voice, 0.5 * voice], axis=1), 44_100)
     (tmp_path / "broken.wav").write_text("not audio")
-    command = [sys.executable, "-m", "affectrep.cli"]
+    command = [sys.executable, "-m", "affectrep.use.cli"]
     process = subprocess.run(
         [*command, "predict", str(bundle), str(tmp_path / "broken.wav"),
          str(tmp_path / "new.wav"), "--out", str(tmp_path / "p.csv")],

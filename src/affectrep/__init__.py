@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 __all__ = ["Bundle", "__version__"]
 
 if TYPE_CHECKING:
-    from affectrep.bundle import Bundle
+    from affectrep.use.bundle import Bundle
 
 
 def __getattr__(name: str):
     if name == "Bundle":
-        from affectrep.bundle import Bundle
+        from affectrep.use.bundle import Bundle
 
         return Bundle
     raise AttributeError(f"module 'affectrep' has no attribute {name!r}")

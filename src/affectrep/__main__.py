@@ -2,7 +2,7 @@
 
 import sys
 
-from affectrep.cli import main
+from affectrep.use.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

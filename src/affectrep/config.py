@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from affectrep.audio import AudioPolicy
-from affectrep.spectrogram import SpectrogramSpec
+from affectrep.data.audio import AudioPolicy
+from affectrep.data.spectrogram import SpectrogramSpec
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -106,7 +106,7 @@ def _check_reader_keys(corpora: dict) -> None:
     """A key set (to other than its default) that the corpus's reader does not read would be
     ignored without a word: name it instead (`merge_excited` is IEMOCAP's; a table maps
     `excited` with `emotion_map`)."""
-    from affectrep.corpora.build import READER_KEYS
+    from affectrep.data.corpora.build import READER_KEYS
 
     defaults = _corpus_defaults()
     for name, settings in corpora.items():
@@ -214,7 +214,7 @@ def model_widths(config: dict, model: str) -> list[int]:
 
 
 def train_settings(config: dict, *, finetune: bool = False) -> dict:
-    """Keyword arguments of `affectrep.training.TrainSettings` for the autoencoders
+    """Keyword arguments of `affectrep.train.autoencoders.TrainSettings` for the autoencoders
     (fine-tuning: `finetune_epochs` epochs). A plain dict, so that passing it to a rule's
     script does not import JAX before the script has configured it."""
     settings = config["autoencoders"]
@@ -227,7 +227,7 @@ def train_settings(config: dict, *, finetune: bool = False) -> dict:
 
 
 def mlp_settings(config: dict) -> dict:
-    """Keyword arguments of `affectrep.classifier.MlpSettings` (a plain dict: no JAX import
+    """Keyword arguments of `affectrep.protocol.mlp.MlpSettings` (a plain dict: no JAX import
     before the rule's script has configured it)."""
     classification = config["classification"]
     return {**classification["mlp"], "seed": classification["seed"]}

@@ -34,7 +34,7 @@ def corpus_settings(wildcards):
 def corpus_params(wildcards):
     """The corpus entry's keys that its reader reads (no IEMOCAP keys for a table corpus),
     as a plain param: what the manifest's record and the report show."""
-    from affectrep.corpora.build import reader_settings
+    from affectrep.data.corpora.build import reader_settings
 
     return plain(reader_settings(corpus_settings(wildcards)))
 
@@ -150,8 +150,8 @@ def classification_encoder():
 
 
 def method_titles():
-    from affectrep.evaluation import method_title
-    from affectrep.figures import model_title
+    from affectrep.stages.classification import method_title
+    from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
     return {m: method_title(m, encoder) for m in config["classification"]["methods"]}
@@ -166,7 +166,7 @@ def scope_of(wildcards):
     """`` (pretraining on every utterance) or `-without-<session>` (strict, per fold)."""
     if config["classification"]["pretraining"] == "all":
         return ""
-    from affectrep.evaluation import fold_sessions
+    from affectrep.stages.classification import fold_sessions
 
     return f"-without-{fold_sessions(manifest_of(wildcards.corpus))[wildcards.fold]}"
 
@@ -194,7 +194,7 @@ def vector_fold_inputs(wildcards):
 
 
 def table2_inputs(wildcards):
-    from affectrep.evaluation import fold_names
+    from affectrep.stages.classification import fold_names
 
     names = fold_names(manifest_of(wildcards.corpus))
     return {
@@ -215,7 +215,7 @@ FIGURE_TITLES = {
 
 
 def model_title(model):
-    from affectrep.figures import model_title as title
+    from affectrep.protocol.figures import model_title as title
 
     return title(model)
 
@@ -268,7 +268,7 @@ DIMENSIONAL_SOURCES = ("pooled", "blstm", "egemaps")
 
 
 def dimensional_titles():
-    from affectrep.figures import model_title
+    from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
     return {"pooled": f"{encoder} codes, pooled (mean, std)",
@@ -277,7 +277,7 @@ def dimensional_titles():
 
 def dimensional_sources(wildcards):
     """source -> fold -> (vectors, ids) that fold's regression uses."""
-    from affectrep.evaluation import fold_names
+    from affectrep.stages.classification import fold_names
 
     corpus = wildcards.corpus
     encoder = config["classification"]["encoder"]

@@ -10,7 +10,7 @@ configure_jax(snakemake.threads)
 
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.representations import blstm_stage  # noqa: E402
+from affectrep.stages.representations import blstm_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

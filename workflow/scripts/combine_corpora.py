@@ -4,8 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
+from affectrep.data.manifest import combine_manifests  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.manifest import combine_manifests  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])

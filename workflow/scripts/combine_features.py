@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.featureset import combine_feature_sets  # noqa: E402
+from affectrep.data.featureset import combine_feature_sets  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.corpora.build import build_manifest, check_classes, summarise  # noqa: E402
+from affectrep.data.corpora.build import build_manifest, check_classes, summarise  # noqa: E402
+from affectrep.data.manifest import write_manifest, write_rejections  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.manifest import write_manifest, write_rejections  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])

@@ -4,8 +4,8 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.crosscorpus import cross_corpus_stage  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.protocol.crosscorpus import cross_corpus_stage  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])

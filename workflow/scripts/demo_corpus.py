@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.demo import DemoSpec, write_demo_corpus  # noqa: E402
+from affectrep.data.demo import DemoSpec, write_demo_corpus  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.progress import Progress  # noqa: E402
 

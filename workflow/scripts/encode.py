@@ -8,10 +8,10 @@ from affectrep.device import configure_jax  # noqa: E402
 
 configure_jax(snakemake.threads)
 
-from affectrep.autoencoders import ModelId  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.stages import encode  # noqa: E402
+from affectrep.stages.autoencoders import encode  # noqa: E402
+from affectrep.train.autoencoders import ModelId  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

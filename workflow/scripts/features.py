@@ -5,12 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.audio import AudioPolicy  # noqa: E402
-from affectrep.featureset import extract_feature_set  # noqa: E402
+from affectrep.data.audio import AudioPolicy  # noqa: E402
+from affectrep.data.featureset import extract_feature_set  # noqa: E402
+from affectrep.data.manifest import read_manifest  # noqa: E402
+from affectrep.data.spectrogram import SpectrogramSpec  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.manifest import read_manifest  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.spectrogram import SpectrogramSpec  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

@@ -5,7 +5,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.representations import composite_stage  # noqa: E402
+from affectrep.stages.representations import composite_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 composite_stage(

@@ -8,11 +8,10 @@ from affectrep.device import configure_jax, describe_device  # noqa: E402
 
 configure_jax(snakemake.threads)
 
-from affectrep.autoencoders import ModelId  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.stages import finetune_stack  # noqa: E402
-from affectrep.training import TrainSettings  # noqa: E402
+from affectrep.stages.autoencoders import finetune_stack  # noqa: E402
+from affectrep.train.autoencoders import ModelId, TrainSettings  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

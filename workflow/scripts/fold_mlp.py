@@ -8,9 +8,9 @@ from affectrep.device import configure_jax, describe_device  # noqa: E402
 
 configure_jax(snakemake.threads)
 
-from affectrep.evaluation import mlp_fold  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
+from affectrep.stages.classification import mlp_fold  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

@@ -4,9 +4,9 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
-from affectrep.evaluation import pooled_stage  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
+from affectrep.stages.classification import pooled_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

@@ -6,7 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.representations import separation_stage  # noqa: E402
+from affectrep.stages.representations import separation_stage  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 
 from affectrep.logs import setup_logging  # noqa: E402
+from affectrep.protocol.tables import write_table1  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.tables import write_table1  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

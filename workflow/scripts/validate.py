@@ -8,11 +8,11 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
 import numpy as np  # noqa: E402
 
 from affectrep.atomic import atomic_path  # noqa: E402
-from affectrep.featureset import read_index  # noqa: E402
+from affectrep.data.featureset import read_index  # noqa: E402
+from affectrep.data.manifest import read_manifest  # noqa: E402
 from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.manifest import read_manifest  # noqa: E402
+from affectrep.protocol.validation import held_out_speakers, softmax_validation  # noqa: E402
 from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.validation import held_out_speakers, softmax_validation  # noqa: E402
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)

@@ -8,8 +8,8 @@
 
 A module's parameters are `nnx.Param`s named as in the parameter files (`W`, `b`, `b_dec`,
 `W_dec`; `encoder/0/W`; `forward/U`, ...): `tree()` gives the plain nested dict/list of
-arrays that `affectrep.pytree_io` saves and `from_tree` builds a module from one, so files
-need no framework to read. Training (`affectrep.train`) splits a module with `nnx.split` and
+arrays that `affectrep.data.pytree_io` saves and `from_tree` builds a module from one, so files
+need no framework to read. Training (`affectrep.train.loop`) splits a module with `nnx.split` and
 runs a pure `jax.jit` step over its state.
 """
 

@@ -12,7 +12,7 @@ the forward state after the last frame with the backward state after the first (
 direction's summary of the whole utterance). The paper's "BLSTM cell activations" are taken
 to be the LSTM outputs h (the layer's activations); the memory cells c stay internal.
 
-Variable lengths: a batch is padded (to few bucketed lengths, `affectrep.train`). Both
+Variable lengths: a batch is padded (to few bucketed lengths, `affectrep.train.loop`). Both
 directions run in ONE `lax.scan`: the backward direction reads each utterance reversed
 WITHIN its own length (an index gather), so for both directions the real frames come first
 and the padding after them. Padding therefore never enters a state that is used, and masks

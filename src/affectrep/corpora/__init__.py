@@ -1,1 +1,0 @@
-"""Corpus readers: each turns a corpus on disk into manifest rows (`affectrep.manifest`)."""

@@ -1,0 +1,1 @@
+"""Data: from audio files to arrays on disk (audio, corpora, manifests, features)."""

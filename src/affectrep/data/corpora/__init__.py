@@ -1,0 +1,1 @@
+"""Corpus readers: each turns a corpus on disk into manifest rows (`affectrep.data.manifest`)."""

@@ -1,0 +1,269 @@
+"""A corpus's spectrogram frames on disk: one memory-mappable array, an index, statistics.
+
+Layout of `results/{corpus}/features/{spec}/`:
+
+- `frames.npy`: (n_frames, n_dims) float32, every frame of every utterance in manifest order,
+  already normalised (zero mean, unit variance per dimension, globally or per speaker);
+- `index.tsv`: id, speaker, offset, n_frames: utterance `i` is `frames[offset:offset+n_frames]`;
+- `stats.npz`: the statistics used (`mean`, `std` of the whole corpus, and `speakers`,
+  `speaker_mean`, `speaker_std`), the normalisation mode and the spectrogram settings, so
+  that new audio can be put on exactly the same scale later.
+
+Extraction streams: one utterance in memory at a time, raw frames appended to a temporary
+file, statistics accumulated in float64, then a second pass normalises block by block into
+the final array. Peak memory does not grow with the corpus (blocks go through file handles,
+not memory maps, whose touched pages would count in the stage's resident memory; see
+`affectrep.data.npyio`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectrep.atomic import atomic_path, remove_stale_temporaries, temporary_name
+from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, load_audio
+from affectrep.data.manifest import Utterance
+from affectrep.data.npyio import NpyRowWriter, iter_row_blocks, npy_layout
+from affectrep.data.spectrogram import SpectrogramSpec, spectrogram
+from affectrep.progress import Progress
+
+NORMALIZATIONS = ("global", "speaker", "none")
+_STD_FLOOR = 1e-5
+_BLOCK_FRAMES = 1 << 14  # 33 MB of fft513 frames: the normalising pass stays small
+
+
+@dataclass
+class FeatureIndex:
+    """Where each utterance's frames are in `frames.npy`."""
+
+    ids: list[str]
+    speakers: list[str]
+    offsets: np.ndarray
+    lengths: np.ndarray
+    # Where each utterance's frames are in the file this index was narrowed from (`excluding`);
+    # None when `offsets` are positions in the file itself.
+    source_offsets: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.lengths.sum())
+
+    def file_segments(self) -> list[tuple[int, int]]:
+        """(row in the frames file, length) of each utterance: `source_offsets` when this
+        index was narrowed to a subset (`excluding`), else its own offsets."""
+        offsets = self.offsets if self.source_offsets is None else self.source_offsets
+        return [(int(o), int(n)) for o, n in zip(offsets, self.lengths, strict=True)]
+
+
+class _RunningMoments:
+    """Per-dimension sums in float64, so that millions of frames do not lose precision."""
+
+    def __init__(self, n_dims: int) -> None:
+        self.count = 0
+        self.total = np.zeros(n_dims)
+        self.squares = np.zeros(n_dims)
+
+    def add(self, frames: np.ndarray) -> None:
+        values = frames.astype(np.float64)
+        self.count += values.shape[0]
+        self.total += values.sum(axis=0)
+        self.squares += (values**2).sum(axis=0)
+
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / max(self.count, 1)
+        variance = np.maximum(self.squares / max(self.count, 1) - mean**2, 0.0)
+        return mean, np.maximum(np.sqrt(variance), _STD_FLOOR)
+
+
+def write_index(index: FeatureIndex, path: str | Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(["id", "speaker", "offset", "n_frames"])
+        for row in zip(index.ids, index.speakers, index.offsets, index.lengths, strict=True):
+            writer.writerow(row)
+
+
+def read_index(path: str | Path) -> FeatureIndex:
+    with open(path, newline="") as handle:
+        records = list(csv.DictReader(handle, delimiter="\t"))
+    return FeatureIndex(
+        ids=[r["id"] for r in records],
+        speakers=[r["speaker"] for r in records],
+        offsets=np.array([int(r["offset"]) for r in records], dtype=np.int64),
+        lengths=np.array([int(r["n_frames"]) for r in records], dtype=np.int64),
+    )
+
+
+def extract_feature_set(
+    rows: Sequence[Utterance],
+    spec: SpectrogramSpec,
+    out_dir: str | Path,
+    *,
+    normalization: str = "global",
+    policy: AudioPolicy = DEFAULT_POLICY,
+    logger: logging.Logger | None = None,
+) -> FeatureIndex:
+    """Extract `spec` frames of every utterance in `rows` into `out_dir` (see module doc)."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+    spec.check()
+    logger = logger or logging.getLogger(__name__)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # The unnormalised frames of the first pass; a killed run's copy is removed first.
+    raw_target = out / "frames-raw.f32"
+    for target in (raw_target, out / "frames.npy", out / "stats.npz", out / "index.tsv"):
+        for stale in remove_stale_temporaries(target):
+            logger.info("removed %s (left by a killed run)", stale)
+    raw_path = temporary_name(raw_target)
+    overall = _RunningMoments(spec.n_dims)
+    per_speaker: dict[str, _RunningMoments] = {}
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    progress = Progress(len(rows), f"{spec.name} features", logger, unit="utterances")
+    try:
+        with open(raw_path, "wb") as raw:
+            for number, row in enumerate(rows):
+                frames = spectrogram(load_audio(row.path, policy), spec)
+                if frames.shape[0] == 0:
+                    raise ValueError(f"{row.path}: shorter than one {spec.window_ms} ms window")
+                raw.write(np.ascontiguousarray(frames, dtype=np.float32).tobytes())
+                lengths[number] = frames.shape[0]
+                overall.add(frames)
+                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(frames)
+                progress.update(number + 1)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        index = FeatureIndex([r.id for r in rows], [r.speaker for r in rows], offsets, lengths)
+        mean, std = overall.mean_std()
+        speakers = sorted(per_speaker)
+        speaker_moments = [per_speaker[s].mean_std() for s in speakers]
+        _normalise_into(raw_path, out / "frames.npy", index, spec.n_dims, normalization,
+                        (mean, std), dict(zip(speakers, speaker_moments, strict=True)))
+    finally:
+        raw_path.unlink(missing_ok=True)
+    with atomic_path(out / "stats.npz") as tmp:
+        np.savez(
+            tmp,
+            mean=mean.astype(np.float32),
+            std=std.astype(np.float32),
+            speakers=np.array(speakers),
+            speaker_mean=np.array([m for m, _ in speaker_moments], dtype=np.float32),
+            speaker_std=np.array([s for _, s in speaker_moments], dtype=np.float32),
+            normalization=np.array(normalization),
+            spec=np.array(json.dumps(asdict(spec))),
+        )
+    write_index(index, out / "index.tsv")
+    logger.info(
+        "%s: %d utterances, %d frames of %d dims (%.1f s of audio at %.0f ms hop), %s norm, %.1f s",
+        spec.name, len(index), index.n_frames, spec.n_dims,
+        index.n_frames * spec.hop_ms / 1000, spec.hop_ms, normalization, progress.elapsed_s,
+    )
+    return index
+
+
+def _normalise_into(
+    raw_path: Path,
+    target: Path,
+    index: FeatureIndex,
+    n_dims: int,
+    normalization: str,
+    overall: tuple[np.ndarray, np.ndarray],
+    per_speaker: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Second pass: raw frames -> normalised `frames.npy`, block by block (bounded memory)."""
+    n_frames = index.n_frames
+    row_bytes = n_dims * 4
+    with open(raw_path, "rb") as raw, NpyRowWriter(target, (n_frames, n_dims)) as frames:
+        if normalization == "speaker":
+            for speaker, length in zip(index.speakers, index.lengths, strict=True):
+                mean, std = per_speaker[speaker]
+                block = np.frombuffer(raw.read(int(length) * row_bytes), np.float32)
+                frames.write((block.reshape(-1, n_dims) - mean) / std)
+        else:
+            mean, std = overall if normalization == "global" else (0.0, 1.0)
+            for start in range(0, n_frames, _BLOCK_FRAMES):
+                rows = min(_BLOCK_FRAMES, n_frames - start)
+                block = np.frombuffer(raw.read(rows * row_bytes), np.float32)
+                frames.write((block.reshape(-1, n_dims) - mean) / std)
+
+
+def excluding(index: FeatureIndex, speakers: set[str]) -> FeatureIndex:
+    """The index of every utterance whose speaker is not in `speakers`, with offsets into the
+    narrowed (concatenated) frames and `source_offsets` into the original ones: strict
+    per-fold pretraining must never see a held-out speaker."""
+    keep = [i for i, speaker in enumerate(index.speakers) if speaker not in speakers]
+    if not keep:
+        raise ValueError(f"leaving out speakers {sorted(speakers)} leaves no utterances")
+    lengths = index.lengths[keep]
+    return FeatureIndex(
+        ids=[index.ids[i] for i in keep],
+        speakers=[index.speakers[i] for i in keep],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+        source_offsets=index.offsets[keep],
+    )
+
+
+def without_speakers(
+    frames: np.ndarray, index: FeatureIndex, speakers: set[str]
+) -> tuple[np.ndarray, FeatureIndex]:
+    """A copy of the frames (or codes) of every utterance whose speaker is not in `speakers`,
+    with its own index (see `excluding`)."""
+    subset = excluding(index, speakers)
+    rows = np.concatenate([np.arange(o, o + n) for o, n in subset.file_segments()])
+    return np.asarray(frames[rows]), subset
+
+
+def load_frames(feature_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, FeatureIndex]:
+    """The normalised frames (memory-mapped by default) and their index."""
+    directory = Path(feature_dir)
+    frames = np.load(directory / "frames.npy", mmap_mode="r" if mmap else None)
+    return frames, read_index(directory / "index.tsv")
+
+
+def combine_feature_sets(
+    sources: Mapping[str, str | Path], out_dir: str | Path, logger: logging.Logger | None = None
+) -> FeatureIndex:
+    """One feature set of several corpora's (`name -> features/{spec}` folder), for pretraining
+    on all of them: each corpus's frames as it normalised them, one after another, streamed
+    block by block; ids and speakers are prefixed `name/` so that they stay unique. The
+    statistics file says `normalization: per-corpus` (mean 0, std 1: nothing more to do)."""
+    logger = logger or logging.getLogger(__name__)
+    out = Path(out_dir)
+    indexes = {name: read_index(Path(folder) / "index.tsv") for name, folder in sources.items()}
+    specs = set()
+    for folder in sources.values():
+        with np.load(Path(folder) / "stats.npz") as stats:
+            specs.add(str(stats["spec"]))
+    if len(specs) != 1:
+        raise ValueError(f"corpora {sorted(sources)} have different spectrogram settings")
+    n_dims = npy_layout(Path(next(iter(sources.values()))) / "frames.npy")[0][1]
+    lengths = np.concatenate([index.lengths for index in indexes.values()])
+    combined = FeatureIndex(
+        ids=[f"{name}/{uid}" for name, index in indexes.items() for uid in index.ids],
+        speakers=[f"{name}/{s}" for name, index in indexes.items() for s in index.speakers],
+        offsets=np.cumsum(lengths) - lengths,
+        lengths=lengths,
+    )
+    with NpyRowWriter(out / "frames.npy", (combined.n_frames, n_dims)) as frames:
+        for folder in sources.values():
+            for block in iter_row_blocks(Path(folder) / "frames.npy"):
+                frames.write(block)
+    with atomic_path(out / "stats.npz") as tmp:
+        np.savez(tmp, mean=np.zeros(n_dims, np.float32), std=np.ones(n_dims, np.float32),
+                 speakers=np.array([]), speaker_mean=np.zeros((0, n_dims), np.float32),
+                 speaker_std=np.zeros((0, n_dims), np.float32),
+                 normalization=np.array("per-corpus"), spec=np.array(specs.pop()))
+    write_index(combined, out / "index.tsv")
+    logger.info("combined %s: %d utterances, %d frames", sorted(sources), len(combined),
+                combined.n_frames)
+    return combined

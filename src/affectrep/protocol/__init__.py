@@ -1,0 +1,1 @@
+"""The evaluation protocol: folds, metrics, classifiers, tables and figures."""

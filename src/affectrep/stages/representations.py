@@ -1,0 +1,208 @@
+"""What the representation rules do, from files to files (paper sections 5.1 and 5.2).
+
+Frame level: the bottleneck codes of an autoencoder, every frame carrying its utterance's
+emotion, activation and valence. Utterance level: the BLSTM autoencoder's vectors. Both are
+pictured with t-SNE (Figures 1 and 2) and measured (`affectrep.protocol.separation`), because
+pictures alone are not evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectrep.atomic import atomic_path
+from affectrep.data.emotions import CLASSES
+from affectrep.data.featureset import FeatureIndex, read_index, without_speakers
+from affectrep.data.manifest import Utterance, read_manifest
+from affectrep.stages.classification import read_vectors, write_ids
+
+
+@dataclass
+class Points:
+    """Representations with what each point is: one row per frame or per utterance."""
+
+    vectors: np.ndarray
+    emotions: list[str]
+    activation: np.ndarray
+    valence: np.ndarray
+    speakers: list[str]
+
+
+def _per_utterance(rows: Sequence[Utterance], ids: Sequence[str]):
+    by_id = {row.id: row for row in rows}
+    missing = [uid for uid in ids if uid not in by_id]
+    if missing:
+        raise ValueError(f"{len(missing)} utterances are not in the manifest, e.g. {missing[0]}")
+    chosen = [by_id[uid] for uid in ids]
+
+    def value(number: float | None) -> float:
+        return np.nan if number is None else float(number)
+
+    return (
+        [row.emotion if row.emotion in CLASSES else "" for row in chosen],
+        np.array([value(row.activation) for row in chosen]),
+        np.array([value(row.valence) for row in chosen]),
+        [row.speaker for row in chosen],
+    )
+
+
+def frame_points(codes: np.ndarray, index: FeatureIndex, rows: Sequence[Utterance]) -> Points:
+    """Every frame with its utterance's labels (the paper's Figure 1 convention)."""
+    emotions, activation, valence, speakers = _per_utterance(rows, index.ids)
+    repeat = index.lengths
+    return Points(
+        codes,
+        list(np.repeat(np.array(emotions, dtype=object), repeat)),
+        np.repeat(activation, repeat),
+        np.repeat(valence, repeat),
+        list(np.repeat(np.array(speakers, dtype=object), repeat)),
+    )
+
+
+def utterance_points(vectors: np.ndarray, ids: Sequence[str],
+                     rows: Sequence[Utterance]) -> Points:
+    emotions, activation, valence, speakers = _per_utterance(rows, ids)
+    return Points(vectors, emotions, activation, valence, speakers)
+
+
+def load_points(level: str, vectors: str | Path, ids_or_index: str | Path,
+                manifest: str | Path) -> Points:
+    """Frame codes (`.npy` + the features' `index.tsv`) or utterance vectors (`.npy` + ids)."""
+    rows = read_manifest(manifest)
+    if level == "frames":
+        return frame_points(np.load(vectors, mmap_mode="r"), read_index(ids_or_index), rows)
+    if level == "utterances":
+        x, ids = read_vectors(vectors, ids_or_index)
+        return utterance_points(x, ids, rows)
+    raise ValueError(f"level must be frames or utterances, not {level!r}")
+
+
+# --- the BLSTM autoencoder --------------------------------------------------------------------
+
+
+def blstm_stage(
+    codes_file: str | Path,
+    index_file: str | Path,
+    manifest: str | Path,
+    *,
+    settings: Mapping,
+    vectors_out: str | Path,
+    ids_out: str | Path,
+    params_out: str | Path,
+    model: str,
+    exclude_session: str | None = None,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """Train the BLSTM autoencoder on the codes of every utterance (or of all but one
+    session's speakers, for strict per-fold pretraining) and write one vector per utterance
+    of the corpus."""
+    from affectrep.train.blstm import BlstmSettings, save_blstm, train_blstm, utterance_vectors
+
+    logger = logger or logging.getLogger(__name__)
+    blstm_settings = BlstmSettings(**settings)
+    codes = np.load(codes_file, mmap_mode="r")
+    index = read_index(index_file)
+    rows = read_manifest(manifest)
+    train_codes, train_index = np.asarray(codes), index
+    if exclude_session is not None:
+        held = {row.speaker for row in rows if row.session == exclude_session}
+        train_codes, train_index = without_speakers(codes, index, held)
+        logger.info("BLSTM: session %s left out of training (%d of %d utterances kept)",
+                    exclude_session, len(train_index), len(index))
+    checkpoint = Path(params_out).with_name(Path(params_out).stem + ".checkpoint.npz")
+    params, history = train_blstm(train_codes, train_index, blstm_settings,
+                                  checkpoint=checkpoint, logger=logger,
+                                  label=f"BLSTM on {model}")
+    vectors = utterance_vectors(params, np.asarray(codes), index, blstm_settings.pooling,
+                                logger=logger)
+    save_blstm(params_out, params, {"model": model, "settings": settings,
+                                    "history": history.records,
+                                    "excluded_session": exclude_session})
+    checkpoint.unlink(missing_ok=True)
+    with atomic_path(vectors_out) as tmp:
+        np.save(tmp, vectors)
+    by_id = {row.id: row for row in rows}
+    write_ids([by_id[uid] for uid in index.ids], ids_out)
+    return vectors
+
+
+# --- pictures and numbers ---------------------------------------------------------------------
+
+
+def tsne_stage(
+    points: Points,
+    *,
+    max_points: int,
+    perplexity: float,
+    seed: int,
+    title: str,
+    embedding_out: str | Path,
+    figure_out: str | Path,
+    logger: logging.Logger | None = None,
+) -> None:
+    """t-SNE of a stratified sample of the labelled points; saves the embedding (for the
+    composite figure) and this configuration's row of three panels."""
+    from affectrep.protocol.figures import (
+        plot_panels,
+        save_figure,
+        stratified_subsample,
+        tsne_embedding,
+    )
+
+    logger = logger or logging.getLogger(__name__)
+    chosen = stratified_subsample(points.emotions, max_points, seed)
+    logger.info("t-SNE of %d of %d points (%s)", len(chosen), len(points.emotions), title)
+    embedding = tsne_embedding(np.asarray(points.vectors[chosen]), seed, perplexity)
+    emotions = [points.emotions[i] for i in chosen]
+    activation, valence = points.activation[chosen], points.valence[chosen]
+    with atomic_path(embedding_out) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, embedding=embedding, points=chosen, emotions=np.array(emotions),
+                 activation=activation, valence=valence)
+    figure = plot_panels(embedding, emotions, activation, valence, title)
+    save_figure(figure, figure_out)
+
+
+def composite_stage(embeddings: Mapping[str, str | Path], level_title: str,
+                    figure_out: str | Path) -> None:
+    """The paper's 3x3 figure from saved embeddings (model id -> `.npz`)."""
+    from affectrep.protocol.figures import plot_composite, save_figure
+
+    sets = {}
+    for model, path in embeddings.items():
+        with np.load(path) as saved:
+            sets[model] = (saved["embedding"], list(saved["emotions"]), saved["activation"],
+                           saved["valence"])
+    save_figure(plot_composite(sets, level_title), figure_out)
+
+
+def separation_stage(
+    sources: Sequence[tuple[str, str, str | Path, str | Path]],
+    manifest: str | Path,
+    *,
+    k: int,
+    max_points: int,
+    seed: int,
+    tsv_out: str | Path,
+    md_out: str | Path,
+    logger: logging.Logger | None = None,
+) -> list[dict]:
+    """One row per (level, model, vectors, ids-or-index) source; see
+    `affectrep.protocol.separation`."""
+    from affectrep.protocol.separation import separation_row, write_separation_table
+
+    logger = logger or logging.getLogger(__name__)
+    rows = []
+    for level, model, vectors, ids in sources:
+        points = load_points(level, vectors, ids, manifest)
+        row = separation_row(points.vectors, points.emotions, points.activation,
+                             points.valence, points.speakers, level=level, model=model, k=k,
+                             max_points=max_points, seed=seed)
+        logger.info("separation %s %s: %s", level, model, row)
+        rows.append(row)
+    write_separation_table(rows, tsv_out, md_out)
+    return rows

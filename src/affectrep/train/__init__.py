@@ -1,0 +1,1 @@
+"""Training: the one fit loop and the trainers of the autoencoders and the BLSTM."""

@@ -1,0 +1,213 @@
+"""Training the BLSTM autoencoder over frame codes, and one vector per utterance with it.
+
+The network (one bidirectional LSTM layer and a linear read-out, both directions in one
+scan) is `affectrep.models.blstm`; training is `affectrep.train.loop.fit` over bucketed batches
+of whole utterances (`UtteranceBatches`), with the per-utterance SSE as the loss. Parameters
+are saved as a plain `.npz` (`forward/W`, ..., `readout/b`) with `affectrep.data.pytree_io`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from affectrep.data.featureset import FeatureIndex
+from affectrep.data.pytree_io import load_tree, save_tree
+from affectrep.models.blstm import (  # noqa: F401 (the functions on parameter trees, re-exported)
+    DIRECTIONS,
+    POOLINGS,
+    BlstmAutoencoder,
+    Params,
+    blstm_states,
+    check_hidden,
+    init_blstm,
+    loss,
+    pool,
+    reconstruct,
+    reverse_within_length,
+    sequence_loss,
+    utterance_sse,
+)
+from affectrep.progress import Progress
+from affectrep.train.loop import (
+    OptimizerSettings,
+    UtteranceBatches,
+    bucket_length,
+    fit,
+    gather_rows,
+)
+
+
+@dataclass(frozen=True)
+class BlstmSettings(OptimizerSettings):
+    """Training settings; the defaults are the paper's (section 5.2: learning rate 1e-6,
+    45 epochs, 16-dimensional representation, mean pooling).
+
+    `max_frames` > 0 crops longer utterances to a random window of that many frames during
+    TRAINING only (a fresh window every epoch), bounding the cost of very long utterances;
+    0 trains on whole utterances. Representations always use whole utterances.
+    `bucket_frames` is the finest padding step (see `bucket_length`). With `sort_by_length`
+    each batch holds utterances of similar length (less padding); the batches still change
+    every epoch, and their order is shuffled. `pooling` is how `utterance_vectors` is called
+    afterwards; it does not change training.
+    """
+
+    learning_rate: float = 1e-6
+    weight_decay: float = 0.0
+    hidden: int = 16
+    epochs: int = 45
+    batch_size: int = 32
+    max_frames: int = 0
+    seed: int = 0
+    pooling: str = "mean"
+    bucket_frames: int = 32
+    sort_by_length: bool = True
+
+    RUN_ONLY: ClassVar[tuple[str, ...]] = ("pooling",)
+
+    def check(self) -> None:
+        """Fail early, before data is loaded, on settings that cannot work."""
+        check_hidden(self.hidden)
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+        if self.batch_size < 1 or self.epochs < 0 or self.bucket_frames < 1:
+            raise ValueError("batch_size and bucket_frames must be positive, epochs >= 0")
+        if self.max_frames < 0:
+            raise ValueError(f"max_frames must be 0 (no crop) or positive, not {self.max_frames}")
+
+
+@dataclass
+class BlstmHistory:
+    """Per-epoch records (epoch, loss, utterances_per_s, seconds) and where training began."""
+
+    records: list[dict[str, float]]
+    resumed_from_epoch: int
+
+
+def batches(codes: jax.Array, index: FeatureIndex, settings: BlstmSettings) -> UtteranceBatches:
+    """The training batches of `settings` over `codes` (on the device) laid out by `index`."""
+    return UtteranceBatches(
+        codes,
+        index,
+        settings.batch_size,
+        settings.seed,
+        max_frames=settings.max_frames,
+        bucket_frames=settings.bucket_frames,
+        sort_by_length=settings.sort_by_length,
+    )
+
+
+def data_fingerprint(codes: np.ndarray, index: FeatureIndex) -> dict[str, Any]:
+    """Shape and a cheap checksum of the codes: a checkpoint from other data is not resumed."""
+    sample = np.asarray(codes[:: max(1, codes.shape[0] // 4096)], dtype=np.float64)
+    return {
+        "shape": list(codes.shape),
+        "n_utterances": len(index),
+        "lengths": int(np.sum(index.lengths * np.arange(1, len(index) + 1))),
+        "checksum": round(float(sample.sum()), 3),
+    }
+
+
+def train_blstm(
+    codes: np.ndarray,
+    index: FeatureIndex,
+    settings: BlstmSettings,
+    *,
+    checkpoint: str | Path | None = None,
+    logger: logging.Logger | None = None,
+    label: str = "blstm",
+    stop_after_epochs: int | None = None,
+) -> tuple[Params, BlstmHistory]:
+    """Train the recurrent autoencoder on `codes` ((n_frames, D), utterances laid out by
+    `index`). A checkpoint after every epoch lets a killed run resume to exactly the
+    parameters of an uninterrupted one; `stop_after_epochs` ends early as if killed."""
+    settings.check()
+    logger = logger or logging.getLogger(__name__)
+    model = BlstmAutoencoder.init(
+        jax.random.PRNGKey(settings.seed), codes.shape[1], settings.hidden
+    )
+    fingerprint = settings.fingerprint(**data_fingerprint(codes, index))
+    source = batches(jnp.asarray(codes, dtype=jnp.float32), index, settings)
+    logger.info("%s: hidden %d (%d per direction)", label, settings.hidden, settings.hidden // 2)
+    result = fit(
+        model,
+        sequence_loss,
+        source,
+        settings,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        checkpoint=checkpoint,
+        fingerprint=fingerprint,
+        logger=logger,
+        label=label,
+        stop_after_epochs=stop_after_epochs,
+    )
+    return result.model.tree(), BlstmHistory(result.history, result.resumed_from_epoch)
+
+
+# --- representations -----------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames="pooling")
+def _vectors(params, data, rows, lengths, pooling):
+    return BlstmAutoencoder.from_tree(params).vectors(data[rows], lengths, pooling)
+
+
+def utterance_vectors(
+    params: Params,
+    codes: np.ndarray,
+    index: FeatureIndex,
+    pooling: str = "mean",
+    *,
+    batch_size: int = 64,
+    bucket_frames: int = 32,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """One vector per utterance, (n_utterances, hidden) float32, in index order, from whole
+    (uncropped) utterances. Utterances are batched in length order to waste little padding."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+    params = jax.tree_util.tree_map(jnp.asarray, params)
+    hidden = int(params["readout"]["W"].shape[0])
+    data = jnp.asarray(codes, dtype=jnp.float32)
+    n = len(index)
+    out = np.zeros((n, hidden), dtype=np.float32)
+    order = np.argsort(index.lengths, kind="stable")
+    progress = Progress(
+        n,
+        "blstm representations",
+        logger or logging.getLogger(__name__),
+        unit="utterances",
+        every_s=10,
+    )
+    for first in range(0, n, batch_size):
+        chosen = order[first : first + batch_size]
+        starts = np.zeros(batch_size, dtype=np.int64)
+        lengths = np.zeros(batch_size, dtype=np.int64)  # zero-length rows fill the last batch
+        starts[: len(chosen)] = index.offsets[chosen]
+        lengths[: len(chosen)] = index.lengths[chosen]
+        rows = gather_rows(starts, lengths, bucket_length(int(lengths.max()), bucket_frames))
+        result = _vectors(
+            params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32), pooling
+        )
+        out[chosen] = np.asarray(result)[: len(chosen)]
+        progress.update(first + len(chosen))
+    return out
+
+
+def save_blstm(path: str | Path, params: Params, meta: dict | None = None) -> None:
+    """Write parameters (plain `.npz`, see `affectrep.data.pytree_io`) and `meta` atomically."""
+    save_tree(path, jax.tree_util.tree_map(np.asarray, params), meta)
+
+
+def load_blstm(path: str | Path) -> tuple[Params, dict]:
+    """Parameters and metadata written by `save_blstm`."""
+    tree, meta = load_tree(path)
+    return tree, meta

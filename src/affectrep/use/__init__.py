@@ -1,0 +1,1 @@
+"""Using a trained configuration without the workflow: the model bundle and the command."""
