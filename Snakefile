@@ -11,10 +11,14 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# The library lives in src/; make it importable even where it is not pip-installed.
+# The library lives in src/: importable here even where it is not pip-installed, and in every
+# rule's script too, because Snakemake starts a script with this process's sys.path
+# (snakemake.common.get_snakemake_searchpaths), in a --use-conda environment as well (which
+# a PYTHONPATH would not reach: Snakemake removes it there) and on a SLURM node (whose job
+# process reads this file again). The scripts therefore touch no paths.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from affectrep.config import validate_config  # noqa: E402
+from affectrep.config import validate_config
 
 
 # The defaults; `--configfile my.yaml` is merged on top of them.

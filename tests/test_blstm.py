@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from affectrep.data.featureset import FeatureIndex
+from affectrep.models import blstm as model
 from affectrep.train import blstm
+from affectrep.train.loop import bucket_length
 
 DIMS = 6
 HIDDEN = 8
@@ -22,13 +24,13 @@ HIDDEN = 8
 def _summary(params, x, lengths):
     """States, per-utterance SSE and both poolings, compiled once per shape (eager execution
     of a scan is slow)."""
-    states = blstm.blstm_states(params, x, lengths)
-    return (states, blstm.utterance_sse(params, x, lengths), blstm.pool(states, lengths, "mean"),
-            blstm.pool(states, lengths, "last"), blstm.loss(params, x, lengths))
+    states = model.blstm_states(params, x, lengths)
+    return (states, model.utterance_sse(params, x, lengths), model.pool(states, lengths, "mean"),
+            model.pool(states, lengths, "last"), model.loss(params, x, lengths))
 
 
-def _params(seed: int = 0, hidden: int = HIDDEN, dims: int = DIMS) -> blstm.Params:
-    params = blstm.init_blstm(jax.random.PRNGKey(seed), dims, hidden)
+def _params(seed: int = 0, hidden: int = HIDDEN, dims: int = DIMS) -> model.Params:
+    params = model.init_blstm(jax.random.PRNGKey(seed), dims, hidden)
     # Non-zero biases everywhere, so that a test could notice a bias applied in the wrong place.
     rng = np.random.default_rng(seed)
     for group in params.values():
@@ -189,7 +191,7 @@ def test_representations_pooling_and_file_round_trip(tmp_path):
 
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="even"):
-        blstm.init_blstm(jax.random.PRNGKey(0), DIMS, 5)
+        model.init_blstm(jax.random.PRNGKey(0), DIMS, 5)
     with pytest.raises(ValueError, match="even"):
         blstm.BlstmSettings(hidden=15).check()
     with pytest.raises(ValueError, match="pooling"):
@@ -212,9 +214,9 @@ def test_a_non_finite_loss_stops_training_with_advice():
 
 def test_bucket_lengths_are_few_and_waste_little():
     lengths = np.arange(1, 5000)
-    buckets = np.array([blstm.bucket_length(n, 32) for n in lengths])
+    buckets = np.array([bucket_length(n, 32) for n in lengths])
     assert np.all(buckets >= lengths) and np.all(buckets % 32 == 0)
     assert np.all(buckets[lengths >= 128] < 1.25 * lengths[lengths >= 128] + 1)
     assert len(set(buckets.tolist())) <= 4 + 4 * 6  # ~4 shapes per doubling
-    reverse = np.asarray(blstm.reverse_within_length(jnp.asarray([3, 0]), 5))
+    reverse = np.asarray(model.reverse_within_length(jnp.asarray([3, 0]), 5))
     np.testing.assert_array_equal(reverse, [[2, 1, 0, 3, 4], [0, 1, 2, 3, 4]])

@@ -10,6 +10,7 @@ from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.manifest import Utterance
 from affectrep.data.pytree_io import save_tree
+from affectrep.models.context import TrainingData
 from affectrep.protocol.folds import make_folds, role_positions, utterance_labels
 from affectrep.protocol.metrics import unweighted_accuracy
 from affectrep.protocol.mlp import (
@@ -22,7 +23,6 @@ from affectrep.protocol.mlp import (
     predict_utterances,
     train_mlp,
 )
-from affectrep.train.autoencoders import TrainingData
 
 FAST = MlpSettings(batch_size=64, max_epochs=6, patience=3, steps_per_call=16, eval_chunk=512)
 DIMS = 6
@@ -188,7 +188,7 @@ def test_frame_rows_class_weights_and_subsampling():
 
 
 def test_epochs_are_cut_into_equal_chunks():
-    from affectrep.protocol.mlp import epoch_shape
+    from affectrep.train.loop import epoch_shape
 
     assert epoch_shape(4000 * 500, 500, 200) == (500, 20, 200)
     batch, chunks, per_chunk = epoch_shape(4100 * 500 + 77, 500, 200)

@@ -16,8 +16,8 @@ import soundfile as sf
 
 from affectrep.data.pytree_io import save_tree
 from affectrep.data.spectrogram import SpectrogramSpec
+from affectrep.models.blstm import init_blstm
 from affectrep.protocol.heads import fit_dimension, fit_emotion, head_arrays
-from affectrep.train.blstm import init_blstm
 from affectrep.use.cli import PREDICT_COLUMNS, main
 
 MODEL = "tied-fft16-c3"

@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.data.egemaps import (
-    N_EGEMAPS,
-    UtteranceSettings,
-    egemaps_features,
-    evaluate_utterance_classifier,
-)
+from affectrep.data.egemaps import N_EGEMAPS, egemaps_features
 from affectrep.data.emotions import CLASSES
 from affectrep.data.manifest import Utterance
 from affectrep.protocol.folds import make_folds
+from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
 
 def _voice(rate, seconds, f0, seed):

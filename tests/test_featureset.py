@@ -1,6 +1,7 @@
 """The on-disk feature set: layout, index, normalisation, and agreement with single spectrograms."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,11 +26,16 @@ def _corpus(tmp_path):
     return rows
 
 
+def _files(folder: Path) -> tuple[Path, Path, Path]:
+    """A feature set's frames.npy, index.tsv and stats.npz in `folder`."""
+    return folder / "frames.npy", folder / "index.tsv", folder / "stats.npz"
+
+
 def test_layout_index_and_global_normalisation(tmp_path):
     rows = _corpus(tmp_path)
     out = tmp_path / "features"
-    index = extract_feature_set(rows, MEL, out, normalization="global")
-    frames, read_back = load_frames(out)
+    index = extract_feature_set(rows, MEL, *_files(out), normalization="global")
+    frames, read_back = load_frames(*_files(out)[:2])
     assert isinstance(frames, np.memmap) and frames.dtype == np.float32
     assert read_back.ids == ["u0", "u1", "u2"]
     expected = [count_frames(int(16000 * s), MEL) for s in (0.5, 0.8, 0.6)]
@@ -50,8 +56,8 @@ def test_layout_index_and_global_normalisation(tmp_path):
 
 def test_per_speaker_normalisation(tmp_path):
     rows = _corpus(tmp_path)
-    extract_feature_set(rows, MEL, tmp_path / "f", normalization="speaker")
-    frames, index = load_frames(tmp_path / "f")
+    extract_feature_set(rows, MEL, *_files(tmp_path / "f"), normalization="speaker")
+    frames, index = load_frames(*_files(tmp_path / "f")[:2])
     for speaker in ("a", "b"):
         mine = np.concatenate([
             frames[o : o + n]
@@ -65,6 +71,6 @@ def test_a_broken_file_names_itself_and_leaves_nothing(tmp_path):
     rows = _corpus(tmp_path)
     (tmp_path / "u1.wav").write_text("gone bad since the manifest was written")
     with pytest.raises(Exception, match="u1.wav"):
-        extract_feature_set(rows, MEL, tmp_path / "f")
+        extract_feature_set(rows, MEL, *_files(tmp_path / "f"))
     assert not (tmp_path / "f" / "frames.npy").exists()
     assert not list((tmp_path / "f").glob("*tmp*"))

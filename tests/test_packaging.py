@@ -55,6 +55,15 @@ def test_console_script_and_module_agree(capsys):
     assert capsys.readouterr().out == f"affectrep {version.describe()}\n"
 
 
+def test_the_console_script_is_the_command_of_the_use_layer():
+    import importlib
+
+    from affectrep.use.cli import main
+
+    module, _, name = _pyproject()["project"]["scripts"]["affectrep"].partition(":")
+    assert getattr(importlib.import_module(module), name) is main
+
+
 def test_python_m_affectrep_is_the_command():
     done = _run(sys.executable, "-m", "affectrep", "--help")
     assert done.returncode == 0, done.stderr
@@ -128,7 +137,7 @@ def test_bundle_json_records_the_version_and_commit(tmp_path):
     from affectrep.data.featureset import FeatureIndex, write_index
     from affectrep.data.manifest import Utterance, write_manifest
     from affectrep.data.spectrogram import SpectrogramSpec
-    from affectrep.stages.classification import write_ids
+    from affectrep.data.vectors import write_ids
     from affectrep.use.bundle import write_bundle
 
     rng = np.random.default_rng(0)

@@ -9,11 +9,13 @@ import pytest
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, write_index
 from affectrep.data.manifest import Utterance, write_manifest
+from affectrep.data.vectors import read_vectors, write_ids
+from affectrep.models.context import TrainingData
+from affectrep.protocol.folds import fold_names
 from affectrep.stages.autoencoders import training_data, training_index
-from affectrep.stages.classification import fold_names, read_vectors, utterance_fold, write_ids
+from affectrep.stages.classification import fold_vectors
 from affectrep.stages.report import build_report, stage_of, wall_times
 from affectrep.stages.representations import frame_points
-from affectrep.train.autoencoders import TrainingData
 
 
 def _manifest(sessions=3, per_speaker=12, seed=0):
@@ -46,7 +48,7 @@ def _features(tmp_path: Path, rows, dims=3):
 def test_strict_pretraining_leaves_out_every_frame_of_the_session(tmp_path):
     rows = _manifest()
     directory, frames, index = _features(tmp_path, rows)
-    subset = training_index(directory, tmp_path / "manifest.tsv", "Ses02")
+    subset = training_index(directory / "index.tsv", tmp_path / "manifest.tsv", "Ses02")
     data = TrainingData.from_file(directory / "frames.npy", subset, block_rows=4)
     kept = np.asarray(data.frames)
     assert not {s for s in subset.speakers} & {"Ses02F", "Ses02M"}
@@ -57,11 +59,11 @@ def test_strict_pretraining_leaves_out_every_frame_of_the_session(tmp_path):
         original = frames[index.offsets[source]: index.offsets[source] + index.lengths[source]]
         start = subset.offsets[position]
         np.testing.assert_array_equal(kept[start: start + subset.lengths[position]], original)
-    everything = training_data(directory)
+    everything = training_data(directory / "frames.npy", directory / "index.tsv")
     np.testing.assert_array_equal(np.asarray(everything.frames), frames)
-    assert training_index(directory).ids == index.ids
+    assert training_index(directory / "index.tsv").ids == index.ids
     with pytest.raises(ValueError, match="Ses09"):
-        training_index(directory, tmp_path / "manifest.tsv", "Ses09")
+        training_index(directory / "index.tsv", tmp_path / "manifest.tsv", "Ses09")
 
 
 def test_frame_points_repeat_each_utterance_label_over_its_frames(tmp_path):
@@ -75,7 +77,7 @@ def test_frame_points_repeat_each_utterance_label_over_its_frames(tmp_path):
     assert points.emotions[: index.lengths[0]] == [rows[0].emotion] * index.lengths[0]
 
 
-def test_utterance_fold_reads_vectors_and_writes_a_result(tmp_path):
+def test_fold_vectors_reads_vectors_and_writes_a_result(tmp_path):
     rows = _manifest(per_speaker=16)
     write_manifest(rows, tmp_path / "manifest.tsv")
     rng = np.random.default_rng(1)
@@ -89,7 +91,7 @@ def test_utterance_fold_reads_vectors_and_writes_a_result(tmp_path):
     names = fold_names(tmp_path / "manifest.tsv")
     assert names == ["fold1-Ses01F", "fold1-Ses01M", "fold2-Ses02F", "fold2-Ses02M",
                      "fold3-Ses03F", "fold3-Ses03M"]
-    result = utterance_fold(tmp_path / "v.npy", tmp_path / "v.tsv", tmp_path / "manifest.tsv",
+    result = fold_vectors(tmp_path / "v.npy", tmp_path / "v.tsv", tmp_path / "manifest.tsv",
                             "fold2-Ses02M", tmp_path / "out.json",
                             settings={"c_grid": [0.1, 1.0], "class_weights": True},
                             method="egemaps")

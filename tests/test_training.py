@@ -7,10 +7,9 @@ import pytest
 
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import flatten, load_tree, save_tree, unflatten
-from affectrep.model_id import pyramid
+from affectrep.model_id import ModelId, pyramid
+from affectrep.models.context import TrainingData
 from affectrep.train.autoencoders import (
-    ModelId,
-    TrainingData,
     TrainSettings,
     encode_frames,
     train_deep,

@@ -11,19 +11,14 @@ import yaml
 
 from affectrep.config import SCHEMA, ConfigError, audio_policy, validate_config
 from affectrep.data.audio import AudioPolicy, BadAudioError, audio_windows, load_audio, resample
-from affectrep.data.corpora.build import (
-    READER_KEYS,
-    build_manifest,
-    check_classes,
-    class_problems,
-    read_corpus,
-    reader_settings,
-)
+from affectrep.data.corpora.build import READER_KEYS, build_manifest, read_corpus, reader_settings
 from affectrep.data.corpora.discovery import CorpusError
 from affectrep.data.emotions import ACCEPTED_NAMES, CLASSES, check_emotion_map, map_emotion
 from affectrep.data.manifest import Utterance, write_manifest
+from affectrep.protocol.folds import class_problems
 from affectrep.protocol.validation import auto_held_out, held_out_speakers
 from affectrep.provenance import plain
+from affectrep.stages.corpus import check_classes
 from affectrep.stages.report import (
     build_report,
     job_intervals,

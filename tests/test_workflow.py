@@ -51,6 +51,11 @@ TINY = {
 }
 
 
+def _load_frames(folder: Path):
+    """The frames (memory-mapped) and index of the feature set in `folder`."""
+    return load_frames(folder / "frames.npy", folder / "index.tsv")
+
+
 def snakemake(workdir: Path, *args: str, config: dict = TINY) -> subprocess.CompletedProcess:
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
@@ -78,7 +83,7 @@ def test_manifest_and_features(tiny_run):
     assert all(r.duration_s and r.duration_s > 0.5 for r in rows)
     assert (results / "rejected.tsv").read_text().splitlines() == ["path\treason\tdetail"]
     for spec, dims in (("fft513", 513), ("fft128", 128), ("logmel40", 40)):
-        frames, index = load_frames(results / "features" / spec)
+        frames, index = _load_frames(results / "features" / spec)
         assert frames.shape == (index.n_frames, dims) and index.ids == [r.id for r in rows]
         assert np.all(np.isfinite(frames))
         # 10 ms hop: about 100 frames per second of audio.
@@ -93,7 +98,7 @@ def test_models_codes_and_table1(tiny_run):
     assert sorted(p.name for p in (results / "models" / "tied-fft128-c5").iterdir()) == [
         "blstm.npz", "encoder.npz", "layer1.npz", "layer2.npz"]
     codes = np.load(results / "codes" / "tied-fft128-c5.npy")
-    _, index = load_frames(results / "features" / "fft128")
+    _, index = _load_frames(results / "features" / "fft128")
     assert codes.shape == (index.n_frames, 16)
     assert np.load(results / "codes" / "deep-logmel40-c5.npy").shape == (index.n_frames, 20)
     assert np.load(results / "codes" / "untied-logmel40-c1.npy").shape[1] == 10
@@ -175,7 +180,7 @@ def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_
     codes = np.load(results / "codes" / "tied-fft128-c5.npy")
     pooled = np.load(results / "pooled" / "tied-fft128-c5.npy")
     vectors = np.load(results / "utterances" / "tied-fft128-c5.npy")
-    _, index = load_frames(results / "features" / "fft128")
+    _, index = _load_frames(results / "features" / "fft128")
     path_of = {row.id: row.path for row in read_manifest(results / "manifest.tsv")}
     for position in (0, 17, 40):
         path = path_of[index.ids[position]]
@@ -229,6 +234,56 @@ def test_the_cli_predicts_new_audio_and_names_the_files_it_cannot_read(tiny_run,
     frames = np.load(tmp_path / "f.npz")
     (name,) = frames.files
     assert frames[name].shape[1] == 16 and 520 <= frames[name].shape[0] <= 530
+
+
+@pytest.mark.workflow
+def test_the_dag_process_never_loads_jax(tiny_run):
+    """A dry run of the finished run evaluates every input function and param (the corpus
+    checkpoint is done) in the one process that builds the DAG: JAX is never imported there
+    (it would be configured before any script could configure it)."""
+    watch = ("import atexit, runpy, sys\n"
+             "atexit.register(lambda: print('loaded:', [m for m in ('jax', 'jaxlib', 'flax', "
+             "'optax') if m in sys.modules]))\n"
+             "sys.argv[0] = 'snakemake'\n"
+             "runpy.run_module('snakemake', run_name='__main__')\n")
+    (tiny_run / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    process = subprocess.run(
+        [sys.executable, "-c", watch, "--snakefile", str(REPO / "Snakefile"), "--directory",
+         str(tiny_run), "--configfile", str(tiny_run / "tiny.yaml"), "--cores", "2", "-n",
+         "all"], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "Nothing to be done" in process.stdout + process.stderr
+    assert process.stdout.strip().splitlines()[-1] == "loaded: []"
+
+
+@pytest.mark.workflow
+def test_scripts_import_the_library_from_src_without_an_install(tmp_path):
+    """With a Python that has the dependencies but not affectrep (no editable install), the
+    Snakefile puts src/ on its own sys.path and Snakemake hands that path to every script:
+    the corpus rules run, and no script needs a path of its own."""
+    site = next(path for path in sys.path
+                if path.endswith("site-packages") and (Path(path) / "snakemake").is_dir())
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True,
+                   timeout=120)
+    python = bare / "bin" / "python"
+    own_site = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    # The dependencies as plain path entries: the `.pth` files there (the editable install of
+    # affectrep among them) are not read.
+    (Path(own_site) / "dependencies.pth").write_text(site + "\n")
+    probe = subprocess.run([str(python), "-c", "import snakemake, numpy; import affectrep"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert "No module named 'affectrep'" in probe.stderr  # affectrep is not installed there
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    process = subprocess.run(
+        [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+         str(workdir), "--configfile", str(workdir / "tiny.yaml"), "--cores", "2",
+         "results/demo/manifest.tsv"], capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-5000:]
+    assert len(read_manifest(workdir / "results" / "demo" / "manifest.tsv")) == 48
 
 
 @pytest.mark.workflow
@@ -371,7 +426,7 @@ def test_rebuilt_outputs_reflect_the_changed_settings(settled_copy):
     process = snakemake(settled_copy, target,
                         config=_changed("features.spectrograms", {"logmel40": mel}))
     assert process.returncode == 0, process.stderr[-3000:]
-    frames, _ = load_frames(mel_dir)
+    frames, _ = _load_frames(mel_dir)
     assert frames.shape[1] == 24
     assert sorted(p.name for p in mel_dir.iterdir()) == ["frames.npy", "index.tsv", "stats.npz"]
     result = json.loads((settled_copy / target).read_text())
@@ -379,11 +434,11 @@ def test_rebuilt_outputs_reflect_the_changed_settings(settled_copy):
     record = result["provenance"]["features[corpus=demo,spec=logmel40]"]
     assert record["spec"]["n_mels"] == 24
     # The hop: half as many frames, recorded in the feature set.
-    _, before = load_frames(results / "features" / "fft128")
+    _, before = _load_frames(results / "features" / "fft128")
     process = snakemake(settled_copy, "results/demo/features/fft128/frames.npy",
                         config=_changed("features.hop_ms", 20))
     assert process.returncode == 0, process.stderr[-3000:]
-    _, after = load_frames(results / "features" / "fft128")
+    _, after = _load_frames(results / "features" / "fft128")
     assert abs(after.n_frames - before.n_frames / 2) < 0.02 * before.n_frames
     stats = np.load(results / "features" / "fft128" / "stats.npz")
     assert json.loads(str(stats["provenance"]))[

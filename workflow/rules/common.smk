@@ -150,7 +150,7 @@ def classification_encoder():
 
 
 def method_titles():
-    from affectrep.stages.classification import method_title
+    from affectrep.protocol.table2 import method_title
     from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
@@ -166,7 +166,7 @@ def scope_of(wildcards):
     """`` (pretraining on every utterance) or `-without-<session>` (strict, per fold)."""
     if config["classification"]["pretraining"] == "all":
         return ""
-    from affectrep.stages.classification import fold_sessions
+    from affectrep.protocol.folds import fold_sessions
 
     return f"-without-{fold_sessions(manifest_of(wildcards.corpus))[wildcards.fold]}"
 
@@ -194,7 +194,7 @@ def vector_fold_inputs(wildcards):
 
 
 def table2_inputs(wildcards):
-    from affectrep.stages.classification import fold_names
+    from affectrep.protocol.folds import fold_names
 
     names = fold_names(manifest_of(wildcards.corpus))
     return {
@@ -277,7 +277,7 @@ def dimensional_titles():
 
 def dimensional_sources(wildcards):
     """source -> fold -> (vectors, ids) that fold's regression uses."""
-    from affectrep.stages.classification import fold_names
+    from affectrep.protocol.folds import fold_names
 
     corpus = wildcards.corpus
     encoder = config["classification"]["encoder"]

@@ -36,9 +36,10 @@ rule combine_corpora:
 rule combine_features:
     """The feature sets of the cross-corpus corpora as one, each normalised as it was."""
     input:
-        folders=lambda wildcards: [features_of(c, wildcards.spec)[name]
-                                   for c in cross_corpora()
-                                   for name in ("frames", "index", "stats")],
+        # frames, index and stats of each corpus, in the order of params.sources
+        features=lambda wildcards: [features_of(c, wildcards.spec)[name]
+                                    for c in cross_corpora()
+                                    for name in ("frames", "index", "stats")],
     output:
         frames=f"{RESULTS}/{COMBINED}/features/{{spec}}/frames.npy",
         index=f"{RESULTS}/{COMBINED}/features/{{spec}}/index.tsv",
@@ -60,28 +61,19 @@ rule combine_features:
         "../scripts/combine_features.py"
 
 
-rule encode_from:
-    """Codes of a corpus's frames under the encoder pretrained on another corpus."""
+# Codes of a corpus's frames under the encoder pretrained on another corpus: rule `encode`
+# with other paths.
+use rule encode as encode_from with:
     input:
         unpack(model_features),
         encoder=f"{RESULTS}/{{source}}/models/{{model}}/encoder.npz",
     output:
         codes=f"{RESULTS}/{{corpus}}/codes-from-{{source}}/{{model}}.npy",
         provenance=f"{RESULTS}/{{corpus}}/codes-from-{{source}}/{{model}}.json",
-    params:
-        model=lambda wildcards: wildcards.model,
     log:
         f"{RESULTS}/{{corpus}}/logs/encode_{{model}}-from-{{source}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}-from-{{source}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=device_memory,
-        runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
-    script:
-        "../scripts/encode.py"
 
 
 rule pool_codes:

@@ -26,8 +26,9 @@ rule validate:
         "../scripts/validate.py"
 
 
-rule validate_baseline:
-    """The paper's baseline row: softmax directly on spectrogram frames (no context)."""
+# The paper's baseline row: rule `validate` on the spectrogram frames themselves (no
+# autoencoder, no context).
+use rule validate as validate_baseline with:
     input:
         codes=f"{RESULTS}/{{corpus}}/features/{{spec}}/frames.npy",
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
@@ -42,14 +43,6 @@ rule validate_baseline:
         f"{RESULTS}/{{corpus}}/logs/validate_softmax-{{spec}}-c1.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/validate_softmax-{{spec}}-c1.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
-    script:
-        "../scripts/validate.py"
 
 
 rule table1:

@@ -1,21 +1,15 @@
 """Rule blstm_ae: the BLSTM autoencoder over codes, and one vector per utterance."""
 
-import sys
+from affectrep.device import configure_jax, describe_device
+from affectrep.logs import setup_logging
+from affectrep.provenance import JobProvenance
+from affectrep.stages.representations import blstm_ae
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-
-from affectrep.device import configure_jax, describe_device  # noqa: E402
-
-configure_jax(snakemake.threads)
-
-from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.stages.representations import blstm_stage  # noqa: E402
-
+configure_jax(snakemake.threads)  # before the stage imports JAX
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
 describe_device(logger)
-blstm_stage(
+blstm_ae(
     snakemake.input.codes,
     snakemake.input.index,
     snakemake.input.manifest,

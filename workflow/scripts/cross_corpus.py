@@ -1,18 +1,14 @@
 """Rule cross_corpus: the train corpus x test corpus matrix."""
 
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-
-from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.protocol.crosscorpus import cross_corpus_stage  # noqa: E402
-from affectrep.provenance import JobProvenance  # noqa: E402
+from affectrep.logs import setup_logging
+from affectrep.provenance import JobProvenance
+from affectrep.stages.use import cross_corpus
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
-cross_corpus_stage(
+cross_corpus(
     snakemake.params.corpora,
-    {(a, b): (vectors, ids) for a, b, vectors, ids in snakemake.params.pooled},
+    snakemake.params.pooled,
     snakemake.params.manifests,
     model_title=snakemake.params.title,
     settings=snakemake.params.settings,

@@ -1,28 +1,22 @@
 """Rule finetune_deep: the encoder of a greedy stack, fine-tuned end to end if configured."""
 
-import sys
+from affectrep.device import configure_jax, describe_device
+from affectrep.logs import setup_logging
+from affectrep.provenance import JobProvenance
+from affectrep.stages.autoencoders import finetune_deep
 
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-
-from affectrep.device import configure_jax, describe_device  # noqa: E402
-
-configure_jax(snakemake.threads)
-
-from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.stages.autoencoders import finetune_stack  # noqa: E402
-from affectrep.train.autoencoders import ModelId, TrainSettings  # noqa: E402
-
+configure_jax(snakemake.threads)  # before the stage imports JAX
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
 describe_device(logger)
-finetune_stack(
-    feature_dir=snakemake.input.frames.rsplit("/", 1)[0],
+finetune_deep(
+    frames=snakemake.input.frames,
+    index=snakemake.input.index,
     layer_files=list(snakemake.input.layers),
     output=snakemake.output.encoder,
-    model=ModelId.parse(snakemake.params.model),
+    model=snakemake.params.model,
     widths=snakemake.params.widths,
-    settings=TrainSettings(**snakemake.params.settings),
+    settings=snakemake.params.settings,
     logger=logger,
     manifest=snakemake.input.manifest,
     exclude_session=snakemake.params.exclude_session,

@@ -1,17 +1,13 @@
 """Rule separation: silhouette, across-speaker kNN and Spearman of each representation."""
 
-import sys
-
-sys.path.insert(0, f"{snakemake.scriptdir}/../../src")
-
-from affectrep.logs import setup_logging  # noqa: E402
-from affectrep.provenance import JobProvenance  # noqa: E402
-from affectrep.stages.representations import separation_stage  # noqa: E402
+from affectrep.logs import setup_logging
+from affectrep.provenance import JobProvenance
+from affectrep.stages.representations import separation
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
 settings = snakemake.params.settings
-separation_stage(
+separation(
     [
         (level, model, snakemake.input[f"{level}_{model}_vectors".replace("-", "_")],
          snakemake.input[f"{level}_{model}_ids".replace("-", "_")])

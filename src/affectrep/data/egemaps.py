@@ -1,36 +1,24 @@
-"""Off-the-shelf acoustic baseline: eGeMAPS functionals and a softmax on utterances.
+"""The off-the-shelf acoustic baseline: eGeMAPS functionals of every utterance.
 
 The paper compares its learnt representation with a softmax classifier on COVAREP features
 (MFCCs, pitch, peak slope, NAQ, H1-H2, ...). COVAREP is MATLAB; its open, standard
 counterpart is the extended Geneva Minimalistic Acoustic Parameter Set (eGeMAPS v02: 88
 functionals of pitch, jitter, shimmer, loudness, spectral slope, formants, H1-H2, H1-A3,
 MFCC 1-4, ... per utterance), computed here by openSMILE from the audio exactly as the rest of
-the pipeline reads it (`affectrep.data.audio.load_audio`: mono, 16 kHz).
-
-`evaluate_utterance_classifier` works on any utterance vectors (eGeMAPS here, BLSTM
-utterance codes later): standardised on the training speakers, multinomial logistic regression
-whose regularisation strength C is chosen by the validation speaker's UA; the test speaker is
-scored once, by the chosen model, and influences nothing. Missing values are imputed with the
-training speakers' means.
+the pipeline reads it (`affectrep.data.audio.load_audio`: mono, 16 kHz). The softmax on them
+is `affectrep.protocol.utterance`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, load_audio
-from affectrep.data.emotions import CLASSES
 from affectrep.data.manifest import Utterance
 from affectrep.progress import Progress
-from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 
 N_EGEMAPS = 88
 
@@ -79,95 +67,3 @@ def egemaps_features(
     logger.info("eGeMAPS: %d utterances x %d features in %.1f s", len(rows), len(names),
                 progress.elapsed_s)
     return features, names
-
-
-@dataclass(frozen=True)
-class UtteranceSettings:
-    """The grid of inverse regularisation strengths C tried on the validation speaker, and
-    whether classes are weighted by inverse frequency (as the MLP's frames are, so that the
-    methods of Table 2 are compared on equal terms)."""
-
-    grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
-    balanced: bool = True
-    max_iter: int = 5000
-    seed: int = 0
-
-
-def _fit(x: np.ndarray, y: np.ndarray, c: float, settings: UtteranceSettings) -> Pipeline:
-    model = make_pipeline(
-        SimpleImputer(strategy="mean", keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=c, class_weight="balanced" if settings.balanced else None,
-                           max_iter=settings.max_iter, random_state=settings.seed),
-    )
-    return model.fit(x, y)
-
-
-def _posteriors(model: Pipeline, x: np.ndarray) -> np.ndarray:
-    """(n, len(CLASSES)) posteriors, zero for classes the training speakers never showed."""
-    out = np.zeros((x.shape[0], len(CLASSES)))
-    out[:, model.classes_] = model.predict_proba(x)
-    return out
-
-
-def select_c(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_validation: np.ndarray,
-    y_validation: np.ndarray,
-    settings: UtteranceSettings,
-) -> tuple[Pipeline, float, list[dict]]:
-    """The model with the best validation UA over the grid (ties: the smaller C, i.e. the
-    simpler model), its C, and every grid point's validation scores."""
-    best: tuple[float, Pipeline, float] | None = None
-    trials = []
-    for c in sorted(settings.grid):
-        model = _fit(x_train, y_train, c, settings)
-        predicted = np.argmax(_posteriors(model, x_validation), axis=1)
-        scores = score(y_validation, predicted)
-        trials.append({"C": c, "validation_ua": scores["unweighted_accuracy"],
-                       "validation_wa": scores["weighted_accuracy"]})
-        if best is None or scores["unweighted_accuracy"] > best[0]:
-            best = (scores["unweighted_accuracy"], model, c)
-    if best is None:
-        raise ValueError("the grid of C values is empty")
-    return best[1], best[2], trials
-
-
-def evaluate_utterance_classifier(
-    x: np.ndarray,
-    labels: np.ndarray,
-    speakers: Sequence[str],
-    fold: Fold,
-    *,
-    ids: Sequence[str] | None = None,
-    settings: UtteranceSettings | None = None,
-    method: str = "egemaps",
-    logger: logging.Logger | None = None,
-) -> dict:
-    """Softmax on utterance vectors for one fold, in `affectrep.protocol.folds.fold_result`
-    format plus `chosen_C`, `selection` (validation scores per C) and `settings`.
-
-    x: (n_utterances, n_dims); labels: class index per utterance (-1 unlabelled); speakers:
-    per utterance; ids: utterance ids for the predictions (default: positions).
-    """
-    logger = logger or logging.getLogger(__name__)
-    settings = settings or UtteranceSettings()
-    x = np.asarray(x, dtype=np.float64)
-    labels = np.asarray(labels)
-    ids = list(ids) if ids is not None else [str(i) for i in range(len(labels))]
-    positions = role_positions(speakers, labels, fold)
-    train, validation, test = (positions[r] for r in ("train", "validation", "test"))
-    model, chosen, trials = select_c(x[train], labels[train], x[validation], labels[validation],
-                                     settings)
-    counts = {role: {"utterances": int(p.size)} for role, p in positions.items()}
-    result = fold_result(
-        fold, method, [ids[p] for p in test], labels[test], _posteriors(model, x[test]), counts,
-        chosen_C=chosen, selection=trials, feature_dims=int(x.shape[1]),
-        settings={"grid": list(settings.grid), "balanced": settings.balanced,
-                  "max_iter": settings.max_iter, "seed": settings.seed},
-    )
-    logger.info("%s %s: C %g, test speaker %s, WA %.2f%%, UA %.2f%%", method, fold.name, chosen,
-                fold.test_speaker, 100 * result["weighted_accuracy"],
-                100 * result["unweighted_accuracy"])
-    return result

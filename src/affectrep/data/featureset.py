@@ -107,22 +107,27 @@ def read_index(path: str | Path) -> FeatureIndex:
 def extract_feature_set(
     rows: Sequence[Utterance],
     spec: SpectrogramSpec,
-    out_dir: str | Path,
+    frames: str | Path,
+    index: str | Path,
+    stats: str | Path,
     *,
     normalization: str = "global",
     policy: AudioPolicy = DEFAULT_POLICY,
     logger: logging.Logger | None = None,
 ) -> FeatureIndex:
-    """Extract `spec` frames of every utterance in `rows` into `out_dir` (see module doc)."""
+    """Extract `spec` frames of every utterance in `rows` into the files `frames` (`.npy`),
+    `index` (`.tsv`) and `stats` (`.npz`) (see module doc)."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
     spec.check()
     logger = logger or logging.getLogger(__name__)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    # The unnormalised frames of the first pass; a killed run's copy is removed first.
-    raw_target = out / "frames-raw.f32"
-    for target in (raw_target, out / "frames.npy", out / "stats.npz", out / "index.tsv"):
+    frames, index_file, stats = Path(frames), Path(index), Path(stats)
+    for path in (frames, index_file, stats):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # The unnormalised frames of the first pass (`frames-raw.f32` beside `frames.npy`); a
+    # killed run's copy is removed first.
+    raw_target = frames.with_name(f"{frames.stem}-raw.f32")
+    for target in (raw_target, frames, stats, index_file):
         for stale in remove_stale_temporaries(target):
             logger.info("removed %s (left by a killed run)", stale)
     raw_path = temporary_name(raw_target)
@@ -133,24 +138,26 @@ def extract_feature_set(
     try:
         with open(raw_path, "wb") as raw:
             for number, row in enumerate(rows):
-                frames = spectrogram(load_audio(row.path, policy), spec)
-                if frames.shape[0] == 0:
+                signal_frames = spectrogram(load_audio(row.path, policy), spec)
+                if signal_frames.shape[0] == 0:
                     raise ValueError(f"{row.path}: shorter than one {spec.window_ms} ms window")
-                raw.write(np.ascontiguousarray(frames, dtype=np.float32).tobytes())
-                lengths[number] = frames.shape[0]
-                overall.add(frames)
-                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(frames)
+                raw.write(np.ascontiguousarray(signal_frames, dtype=np.float32).tobytes())
+                lengths[number] = signal_frames.shape[0]
+                overall.add(signal_frames)
+                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(
+                    signal_frames)
                 progress.update(number + 1)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        index = FeatureIndex([r.id for r in rows], [r.speaker for r in rows], offsets, lengths)
+        feature_index = FeatureIndex([r.id for r in rows], [r.speaker for r in rows], offsets,
+                                     lengths)
         mean, std = overall.mean_std()
         speakers = sorted(per_speaker)
         speaker_moments = [per_speaker[s].mean_std() for s in speakers]
-        _normalise_into(raw_path, out / "frames.npy", index, spec.n_dims, normalization,
+        _normalise_into(raw_path, frames, feature_index, spec.n_dims, normalization,
                         (mean, std), dict(zip(speakers, speaker_moments, strict=True)))
     finally:
         raw_path.unlink(missing_ok=True)
-    with atomic_path(out / "stats.npz") as tmp:
+    with atomic_path(stats) as tmp:
         np.savez(
             tmp,
             mean=mean.astype(np.float32),
@@ -161,13 +168,14 @@ def extract_feature_set(
             normalization=np.array(normalization),
             spec=np.array(json.dumps(asdict(spec))),
         )
-    write_index(index, out / "index.tsv")
+    write_index(feature_index, index_file)
     logger.info(
         "%s: %d utterances, %d frames of %d dims (%.1f s of audio at %.0f ms hop), %s norm, %.1f s",
-        spec.name, len(index), index.n_frames, spec.n_dims,
-        index.n_frames * spec.hop_ms / 1000, spec.hop_ms, normalization, progress.elapsed_s,
+        spec.name, len(feature_index), feature_index.n_frames, spec.n_dims,
+        feature_index.n_frames * spec.hop_ms / 1000, spec.hop_ms, normalization,
+        progress.elapsed_s,
     )
-    return index
+    return feature_index
 
 
 def _normalise_into(
@@ -223,47 +231,52 @@ def without_speakers(
     return np.asarray(frames[rows]), subset
 
 
-def load_frames(feature_dir: str | Path, mmap: bool = True) -> tuple[np.ndarray, FeatureIndex]:
-    """The normalised frames (memory-mapped by default) and their index."""
-    directory = Path(feature_dir)
-    frames = np.load(directory / "frames.npy", mmap_mode="r" if mmap else None)
-    return frames, read_index(directory / "index.tsv")
+def load_frames(
+    frames: str | Path, index: str | Path, mmap: bool = True
+) -> tuple[np.ndarray, FeatureIndex]:
+    """The normalised frames of `frames.npy` (memory-mapped by default) and the index of
+    `index.tsv`."""
+    return np.load(frames, mmap_mode="r" if mmap else None), read_index(index)
 
 
 def combine_feature_sets(
-    sources: Mapping[str, str | Path], out_dir: str | Path, logger: logging.Logger | None = None
+    sources: Mapping[str, tuple[str | Path, str | Path, str | Path]],
+    frames: str | Path,
+    index: str | Path,
+    stats: str | Path,
+    logger: logging.Logger | None = None,
 ) -> FeatureIndex:
-    """One feature set of several corpora's (`name -> features/{spec}` folder), for pretraining
-    on all of them: each corpus's frames as it normalised them, one after another, streamed
-    block by block; ids and speakers are prefixed `name/` so that they stay unique. The
-    statistics file says `normalization: per-corpus` (mean 0, std 1: nothing more to do)."""
+    """One feature set of several corpora's (`name -> (frames.npy, index.tsv, stats.npz)`),
+    written to `frames`, `index` and `stats`, for pretraining on all of them: each corpus's
+    frames as it normalised them, one after another, streamed block by block; ids and
+    speakers are prefixed `name/` so that they stay unique. The statistics file says
+    `normalization: per-corpus` (mean 0, std 1: nothing more to do)."""
     logger = logger or logging.getLogger(__name__)
-    out = Path(out_dir)
-    indexes = {name: read_index(Path(folder) / "index.tsv") for name, folder in sources.items()}
+    indexes = {name: read_index(files[1]) for name, files in sources.items()}
     specs = set()
-    for folder in sources.values():
-        with np.load(Path(folder) / "stats.npz") as stats:
-            specs.add(str(stats["spec"]))
+    for _, _, stats_file in sources.values():
+        with np.load(stats_file) as saved:
+            specs.add(str(saved["spec"]))
     if len(specs) != 1:
         raise ValueError(f"corpora {sorted(sources)} have different spectrogram settings")
-    n_dims = npy_layout(Path(next(iter(sources.values()))) / "frames.npy")[0][1]
-    lengths = np.concatenate([index.lengths for index in indexes.values()])
+    n_dims = npy_layout(next(iter(sources.values()))[0])[0][1]
+    lengths = np.concatenate([feature_index.lengths for feature_index in indexes.values()])
     combined = FeatureIndex(
-        ids=[f"{name}/{uid}" for name, index in indexes.items() for uid in index.ids],
-        speakers=[f"{name}/{s}" for name, index in indexes.items() for s in index.speakers],
+        ids=[f"{name}/{uid}" for name, part in indexes.items() for uid in part.ids],
+        speakers=[f"{name}/{s}" for name, part in indexes.items() for s in part.speakers],
         offsets=np.cumsum(lengths) - lengths,
         lengths=lengths,
     )
-    with NpyRowWriter(out / "frames.npy", (combined.n_frames, n_dims)) as frames:
-        for folder in sources.values():
-            for block in iter_row_blocks(Path(folder) / "frames.npy"):
-                frames.write(block)
-    with atomic_path(out / "stats.npz") as tmp:
+    with NpyRowWriter(frames, (combined.n_frames, n_dims)) as out:
+        for frames_file, _, _ in sources.values():
+            for block in iter_row_blocks(frames_file):
+                out.write(block)
+    with atomic_path(stats) as tmp:
         np.savez(tmp, mean=np.zeros(n_dims, np.float32), std=np.ones(n_dims, np.float32),
                  speakers=np.array([]), speaker_mean=np.zeros((0, n_dims), np.float32),
                  speaker_std=np.zeros((0, n_dims), np.float32),
                  normalization=np.array("per-corpus"), spec=np.array(specs.pop()))
-    write_index(combined, out / "index.tsv")
+    write_index(combined, index)
     logger.info("combined %s: %d utterances, %d frames", sorted(sources), len(combined),
                 combined.n_frames)
     return combined

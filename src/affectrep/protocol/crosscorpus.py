@@ -12,20 +12,15 @@ anything.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from affectrep.atomic import atomic_path
-from affectrep.data.emotions import CLASSES
-from affectrep.data.manifest import Utterance, read_manifest
-from affectrep.html import html_twin, write_html
-from affectrep.protocol.folds import score, utterance_labels
+from affectrep.data.manifest import Utterance
+from affectrep.protocol.folds import score
 from affectrep.protocol.heads import fit_emotion, loso_emotion_runs, median_choice
-from affectrep.protocol.tables import markdown_table, write_tsv
 
 
 def shared_classes(label_sets: Sequence[np.ndarray]) -> list[int]:
@@ -61,32 +56,20 @@ def transfer(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_tes
             "confusion": scores["confusion"], "C": c}
 
 
-def cross_corpus_stage(
+def matrix_cells(
+    data: Mapping[tuple[str, str], tuple[np.ndarray, Sequence[str], np.ndarray]],
+    rows: Mapping[str, Sequence[Utterance]],
     corpora: Sequence[str],
-    pooled: Mapping[tuple[str, str], tuple[str, str]],
-    manifests: Mapping[str, str],
-    *,
-    model_title: str,
     settings: Mapping,
-    tsv: str | Path,
-    markdown: str | Path,
-    cells_out: str | Path,
-    figure: str | Path,
     combined: str | None = None,
     logger: logging.Logger | None = None,
-) -> list[dict]:
-    """The matrix. pooled[(A, B)]: B's pooled codes (vectors .npy, ids .tsv) under A's encoder.
-    With `combined` (the name of the encoder pretrained on all corpora at once), one more
-    row: pretrained on all of them, softmax trained and tested within each column's corpus
-    (leave one session out), to compare with the diagonal."""
-    from affectrep.stages.classification import read_vectors
-
+) -> tuple[list[int], list[dict]]:
+    """The shared classes and every cell of the matrix. data[(A, B)]: B's pooled codes under
+    A's encoder, their ids and labels; rows[B]: B's manifest rows. With `combined` (the name
+    of the encoder pretrained on all corpora at once), one more row: pretrained on all of
+    them, softmax trained and tested within each column's corpus (leave one session out), to
+    compare with the diagonal."""
     logger = logger or logging.getLogger(__name__)
-    rows = {c: read_manifest(manifests[c]) for c in corpora}
-    data = {}
-    for pair, (vectors, ids_file) in pooled.items():
-        x, ids = read_vectors(vectors, ids_file)
-        data[pair] = (x, ids, utterance_labels(ids, rows[pair[1]]))
     classes = shared_classes([data[(c, c)][2] for c in corpora])
     if len(classes) < 2:
         raise ValueError(f"corpora {list(corpora)} share fewer than two emotion classes")
@@ -106,7 +89,6 @@ def cross_corpus_stage(
             cells.append(cell)
             logger.info("%s -> %s: WA %.2f%%, UA %.2f%%", a, b,
                         100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
-    rows_of_table = list(corpora)
     if combined is not None:
         for b in corpora:
             x_b, ids_b, y_b = data[(combined, b)]
@@ -117,33 +99,11 @@ def cross_corpus_stage(
             cells.append(cell)
             logger.info("pretrained on all, LOSO in %s: WA %.2f%%, UA %.2f%%", b,
                         100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
-        rows_of_table.append(combined)
-    names = ", ".join(CLASSES[k] for k in classes)
-    table = [{"pretrained and trained on": a if a != combined else
-              "pretrained on all; trained on the test corpus",
-              **{f"tested on {b}": _cell(cells, a, b) for b in corpora}}
-             for a in rows_of_table]
-    text = (f"Cross-corpus emotion recognition with {model_title} (softmax on pooled codes), "
-            f"classes {names}; UA % (WA %). Diagonal: leave one session out within the corpus; "
-            "off the diagonal: pretrained and trained on all of the row's corpus, tested on "
-            "all of the column's"
-            + ("; last row: the autoencoder pretrained on all corpora at once, the softmax "
-               "trained leave one session out within the column's corpus" if combined else "")
-            + f".\n\n{markdown_table(table)}\n")
-    columns = ("train", "test", "protocol", "weighted_accuracy", "unweighted_accuracy",
-               "n_train", "n_test", "C")
-    write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
-    with atomic_path(markdown) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-    write_html(text, html_twin(markdown), title=f"Cross-corpus: {model_title}")
-    with atomic_path(cells_out) as tmp:
-        Path(tmp).write_text(json.dumps({"classes": [CLASSES[k] for k in classes],
-                                         "cells": cells}, indent=1))
-    plot_matrix(cells, rows_of_table, corpora, model_title, figure)
-    return cells
+    return classes, cells
 
 
-def _cell(cells: Sequence[dict], a: str, b: str) -> str:
+def cell_text(cells: Sequence[dict], a: str, b: str) -> str:
+    """Cell (A, B) as the table shows it: `UA (WA)` in percent."""
     found = next(c for c in cells if c["train"] == a and c["test"] == b)
     return f"{100 * found['unweighted_accuracy']:.1f} ({100 * found['weighted_accuracy']:.1f})"
 

@@ -15,8 +15,6 @@ scale or offset (which Pearson's r forgives); it is the usual measure of dimensi
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +23,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import pearsonr
 
-from affectrep.atomic import atomic_path
-from affectrep.data.manifest import Utterance, read_manifest
-from affectrep.html import html_twin, write_html
-from affectrep.protocol.folds import Fold, make_folds
+from affectrep.data.manifest import Utterance
+from affectrep.protocol.folds import Fold
 from affectrep.protocol.heads import fit_dimension
-from affectrep.protocol.tables import markdown_table, spread, write_tsv
+from affectrep.protocol.tables import spread
 
 DIMENSIONS = ("activation", "valence")
 
@@ -159,60 +155,8 @@ def plot_predictions(runs: Mapping[str, list[dict]], titles: Mapping[str, str],
     plt.close(figure)
 
 
-def dimensional_stage(
-    sources: Mapping[str, Mapping[str, tuple[str, str]]],
-    manifest: str | Path,
-    *,
-    titles: Mapping[str, str],
-    corpus: str,
-    tsv: str | Path,
-    markdown: str | Path,
-    runs_out: str | Path,
-    figure: str | Path,
-    settings: RegressionSettings = RegressionSettings(),  # noqa: B008 - frozen
-    logger: logging.Logger | None = None,
-) -> dict[str, list[dict]]:
-    """The dimensional table of every representation. sources: name -> fold name -> (vectors
-    .npy, ids .tsv) used in that fold (one file for all folds, unless pretraining is strict)."""
-    from affectrep.stages.classification import read_vectors
-
-    logger = logger or logging.getLogger(__name__)
-    rows = read_manifest(manifest)
-    folds = make_folds(rows)
-    runs: dict[str, list[dict]] = {}
-    if rated(rows):
-        loaded: dict[tuple[str, str], tuple[np.ndarray, list[str]]] = {}
-        for name, per_fold in sources.items():
-            runs[name] = []
-            for fold in folds:
-                # One file serves every fold unless pretraining is strict: read it once.
-                pair = tuple(per_fold[fold.name])
-                if pair not in loaded:
-                    loaded[pair] = read_vectors(*pair)
-                runs[name] += evaluate_source(*loaded[pair], rows, [fold], settings)
-            logger.info("%s: activation CCC %s, valence CCC %s", name,
-                        spread([r["activation"]["ccc"] for r in runs[name]]),
-                        spread([r["valence"]["ccc"] for r in runs[name]]))
-        table = table_rows(runs, titles)
-        text = (f"Activation and valence regression (ridge, alpha chosen on the validation "
-                f"speaker), corpus {corpus}, leave one session out, {len(folds)} runs; "
-                f"mean ± std over runs.\n\n{markdown_table(table)}\n")
-        plot_predictions(runs, titles, figure)
-    else:
-        text = (f"Corpus {corpus} has no activation and valence ratings: no dimensional "
-                "table.\n")
-        table = [{"note": text.strip()}]
-        _empty_figure(figure, text)
-    write_tsv(table, tsv)
-    with atomic_path(markdown) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-    write_html(text, html_twin(markdown), title="Activation and valence")
-    with atomic_path(runs_out) as tmp:
-        Path(tmp).write_text(json.dumps(runs, indent=1))
-    return runs
-
-
-def _empty_figure(path: str | Path, message: str) -> None:
+def empty_figure(path: str | Path, message: str) -> None:
+    """A figure that only says `message` (a corpus without ratings has nothing to plot)."""
     import matplotlib
 
     matplotlib.use("Agg")

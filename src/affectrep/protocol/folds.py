@@ -25,11 +25,12 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from affectrep.data.emotions import CLASSES
-from affectrep.data.manifest import Utterance
+from affectrep.data.manifest import Utterance, read_manifest
 from affectrep.protocol.metrics import (
     confusion,
     per_class_recall,
@@ -153,6 +154,46 @@ def fold_by_name(folds: Sequence[Fold], name: str) -> Fold:
         if fold.name == name:
             return fold
     raise ValueError(f"no fold named {name!r}; the folds are {[f.name for f in folds]}")
+
+
+def fold_names(manifest: str | Path) -> list[str]:
+    """The runs of the protocol for this corpus (`fold1-Ses01F`, ...)."""
+    return [fold.name for fold in make_folds(read_manifest(manifest))]
+
+
+def fold_sessions(manifest: str | Path) -> dict[str, str]:
+    """Run name -> its held-out session (what a strict per-fold pretraining leaves out)."""
+    return {fold.name: fold.session for fold in make_folds(read_manifest(manifest))}
+
+
+def class_problems(rows: list[Utterance]) -> list[str]:
+    """Why the labelled utterances cannot be classified by the protocol, or [] if they can:
+    fewer than two of the four classes; folds that cannot be made (`make_folds`); or a
+    class whose labelled speakers all sit in one session, so that the fold holding out that
+    session would train without it (a speaker of every class must be left to train on)."""
+    present = [name for name in CLASSES if any(row.emotion == name for row in rows)]
+    if len(present) < 2:
+        found = ", ".join(present) if present else "none"
+        return [f"{len(present)} of the four classes ({found}) has labelled utterances; "
+                "at least 2 are needed"]
+    try:
+        make_folds(rows)
+    except ValueError as error:
+        return [f"no leave-one-session-out folds: {error}"]
+    speakers: dict[str, dict[str, set[str]]] = {name: defaultdict(set) for name in present}
+    for row in rows:
+        if row.emotion in speakers:
+            speakers[row.emotion][row.session].add(row.speaker)
+    problems = []
+    for name in present:
+        if len(speakers[name]) == 1:
+            ((session, members),) = speakers[name].items()
+            problems.append(
+                f"{name} is labelled only for speakers of session {session} "
+                f"({', '.join(sorted(members))}): the fold that holds out {session} has no "
+                f"{name} to train on"
+            )
+    return problems
 
 
 def utterance_labels(ids: Sequence[str], manifest: Sequence[Utterance]) -> np.ndarray:

@@ -20,6 +20,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from affectrep.data.featureset import FeatureIndex
+from affectrep.protocol.folds import make_folds, utterance_labels
+from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
 
 def pool_codes(codes: np.ndarray, index: FeatureIndex) -> np.ndarray:
@@ -100,9 +102,6 @@ def loso_emotion_runs(x: np.ndarray, ids: Sequence[str], rows: Sequence, *,
     """Every leave-one-session-out run (`affectrep.protocol.folds`) of the emotion softmax on the
     utterance vectors `x` (rows: the utterances `ids` of the manifest `rows`), C chosen on
     each run's validation speaker from `c_grid`."""
-    from affectrep.data.egemaps import UtteranceSettings, evaluate_utterance_classifier
-    from affectrep.protocol.folds import make_folds, utterance_labels
-
     speaker = {row.id: row.speaker for row in rows}
     labels = utterance_labels(list(ids), rows)
     settings = UtteranceSettings(grid=tuple(c_grid), balanced=balanced, seed=seed)

@@ -37,20 +37,18 @@ from affectrep.models.context import TrainingData, gather_windows
 from affectrep.models.mlp import Mlp, mlp_widths, weighted_cross_entropy
 from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 from affectrep.protocol.metrics import utterance_decisions
-from affectrep.train.loop import EpochEnd, FrameBatches, OptimizerSettings, epoch_shape, fit
+from affectrep.train.loop import EpochEnd, FrameBatches, OptimizerSettings, fit
 
 __all__ = [
     "DEFAULT_HIDDEN",
     "MlpSettings",
     "MlpTrainResult",
     "class_weights",
-    "epoch_shape",
     "evaluate_fold",
     "frame_posteriors",
     "frame_rows",
     "init_mlp",
     "load_encoder",
-    "mlp_widths",
     "predict_utterances",
     "train_mlp",
 ]

@@ -45,6 +45,18 @@ PAPER_TABLE2: dict[str, dict[str, float]] = {
 }
 PAPER_PREFIX = "paper IEMOCAP: "
 
+# The column titles of our methods; the pretrained MLP and the BLSTM name their encoder.
+METHOD_TITLES = {
+    "pretrained-mlp": "Pretrained MLP ({encoder})",
+    "mlp": "MLP (no pretraining)",
+    "egemaps": "eGeMAPS softmax",
+    "blstm": "BLSTM ({encoder}) softmax",
+}
+
+
+def method_title(method: str, encoder_title: str) -> str:
+    return METHOD_TITLES[method].format(encoder=encoder_title)
+
 
 def run_values(results: Sequence[Mapping], row: str) -> list[float]:
     """The value of Table 2 row `row` in each run, in [0, 1]; runs whose test speaker has no

@@ -1,17 +1,23 @@
-"""What each autoencoder rule does, from files to files (the scripts only pass paths in).
+"""The rules of `autoencoders.smk`, from files to files: greedy layers, fine-tuning, deep
+autoencoders and their codes (paper sections 3-4).
 
 Parameter files (`layer{k}.npz`, `encoder.npz`) are plain NumPy archives written by
 `affectrep.data.pytree_io.save_tree`: `W`, `b`, `b_dec` (and `W_dec` when untied) for a layer;
 `encoder/0/W`, `encoder/0/b`, ... for an encoder; and `meta`, a JSON string with the model
 id, widths, settings and loss history that produced them.
+
+Every rule here trains or runs a network, so each function imports the trainers
+(`affectrep.train.autoencoders`, and with them JAX) when it is called: a script imports this
+module, then configures JAX (`affectrep.device.configure_jax`), then calls the rule.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,44 +25,51 @@ from affectrep.data.featureset import FeatureIndex, excluding, read_index
 from affectrep.data.manifest import read_manifest
 from affectrep.data.npyio import NpyRowWriter
 from affectrep.data.pytree_io import load_tree, save_tree
-from affectrep.models.dae import deep_from_stack
-from affectrep.train.autoencoders import (
-    ModelId,
-    TrainingData,
-    TrainSettings,
-    iter_codes,
-    train_deep,
-    train_stacked_layer,
-)
+from affectrep.model_id import ModelId
+
+if TYPE_CHECKING:
+    from affectrep.models.context import TrainingData
+    from affectrep.train.autoencoders import TrainSettings
 
 
 def training_index(
-    feature_dir: str | Path,
+    index: str | Path,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
 ) -> FeatureIndex:
-    """The utterances an autoencoder trains on: all of them (the paper: labels are never
-    used), or, for strict per-fold pretraining, all but those of one session's speakers, so
-    that no frame of a fold's held-out speakers shapes the encoder."""
-    index = read_index(Path(feature_dir) / "index.tsv")
+    """The utterances of the feature index `index` that an autoencoder trains on: all of them
+    (the paper: labels are never used), or, for strict per-fold pretraining, all but those of
+    one session's speakers, so that no frame of a fold's held-out speakers shapes the
+    encoder."""
+    feature_index = read_index(index)
     if exclude_session is None:
-        return index
+        return feature_index
     if manifest is None:
         raise ValueError("leaving a session out of pretraining needs the manifest")
     held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
     if not held:
         raise ValueError(f"session {exclude_session!r} is not in {manifest}")
-    return excluding(index, held)
+    return excluding(feature_index, held)
 
 
 def training_data(
-    feature_dir: str | Path,
+    frames: str | Path,
+    index: str | Path,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
 ) -> TrainingData:
-    """The frames of `training_index`, on the device (moved there block by block)."""
-    index = training_index(feature_dir, manifest, exclude_session)
-    return TrainingData.from_file(Path(feature_dir) / "frames.npy", index)
+    """The frames (of `frames.npy`) of `training_index`, on the device (moved there block
+    by block)."""
+    from affectrep.models.context import TrainingData
+
+    return TrainingData.from_file(frames, training_index(index, manifest, exclude_session))
+
+
+def _settings(settings: TrainSettings | Mapping) -> TrainSettings:
+    """The rule's `settings` param (a plain mapping) as `TrainSettings`."""
+    from affectrep.train.autoencoders import TrainSettings
+
+    return settings if isinstance(settings, TrainSettings) else TrainSettings(**settings)
 
 
 def _checkpoint_of(output: Path) -> Path:
@@ -69,21 +82,25 @@ def _finish(output: Path, tree: dict, meta: dict) -> None:
 
 
 def pretrain_layer(
-    feature_dir: str | Path,
+    frames: str | Path,
+    index: str | Path,
     lower_files: Sequence[str | Path],
     output: str | Path,
-    model: ModelId,
+    model: ModelId | str,
     widths: Sequence[int],
-    settings: TrainSettings,
+    settings: TrainSettings | Mapping,
     logger: logging.Logger,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
 ) -> dict:
-    """Train layer len(lower_files)+1 of a greedy stack; widths = [n_in, hidden...]."""
-    output = Path(output)
+    """Rule `pretrain_layer`: train layer len(lower_files)+1 of a greedy stack on the codes
+    of the frozen layers `lower_files`; widths = [n_in, hidden...]."""
+    from affectrep.train.autoencoders import train_stacked_layer
+
+    model, settings, output = ModelId.parse(str(model)), _settings(settings), Path(output)
     lower = [load_tree(path)[0] for path in lower_files]
     number = len(lower) + 1
-    data = training_data(feature_dir, manifest, exclude_session)
+    data = training_data(frames, index, manifest, exclude_session)
     result = train_stacked_layer(
         data, lower, widths[number], tied=model.kind == "tied", context=model.context,
         settings=settings, checkpoint=_checkpoint_of(output), logger=logger,
@@ -98,26 +115,30 @@ def pretrain_layer(
     return meta
 
 
-def finetune_stack(
-    feature_dir: str | Path,
+def finetune_deep(
+    frames: str | Path,
+    index: str | Path,
     layer_files: Sequence[str | Path],
     output: str | Path,
-    model: ModelId,
+    model: ModelId | str,
     widths: Sequence[int],
-    settings: TrainSettings,
+    settings: TrainSettings | Mapping,
     logger: logging.Logger,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
 ) -> dict:
-    """The encoder of a greedy stack, fine-tuned as one deep autoencoder for
-    `settings.epochs` epochs (0: the greedy layers as they are)."""
-    output = Path(output)
+    """Rule `finetune_deep`: the encoder of a greedy stack, fine-tuned as one deep
+    autoencoder for `settings.epochs` epochs (0: the greedy layers as they are)."""
+    from affectrep.models.dae import deep_from_stack
+    from affectrep.train.autoencoders import train_deep as train
+
+    model, settings, output = ModelId.parse(str(model)), _settings(settings), Path(output)
     layers = [load_tree(path)[0] for path in layer_files]
     history: list[dict] = []
     encoder = [{"W": layer["W"], "b": layer["b"]} for layer in layers]
     if settings.epochs > 0:
-        data = training_data(feature_dir, manifest, exclude_session)
-        result = train_deep(
+        data = training_data(frames, index, manifest, exclude_session)
+        result = train(
             data, widths, context=model.context, settings=settings, init=deep_from_stack(layers),
             checkpoint=_checkpoint_of(output), logger=logger, label=f"{model} fine-tuning",
         )
@@ -132,20 +153,24 @@ def finetune_stack(
     return meta
 
 
-def train_deep_encoder(
-    feature_dir: str | Path,
+def train_deep(
+    frames: str | Path,
+    index: str | Path,
     output: str | Path,
-    model: ModelId,
+    model: ModelId | str,
     widths: Sequence[int],
-    settings: TrainSettings,
+    settings: TrainSettings | Mapping,
     logger: logging.Logger,
     manifest: str | Path | None = None,
     exclude_session: str | None = None,
 ) -> dict:
-    """A deep autoencoder trained jointly from random weights; its encoder is kept."""
-    output = Path(output)
-    data = training_data(feature_dir, manifest, exclude_session)
-    result = train_deep(
+    """Rule `train_deep`: a deep autoencoder trained jointly from random weights; its
+    encoder is kept."""
+    from affectrep.train.autoencoders import train_deep as train
+
+    model, settings, output = ModelId.parse(str(model)), _settings(settings), Path(output)
+    data = training_data(frames, index, manifest, exclude_session)
+    result = train(
         data, widths, context=model.context, settings=settings,
         checkpoint=_checkpoint_of(output), logger=logger, label=f"{model}",
     )
@@ -158,11 +183,15 @@ def train_deep_encoder(
     return meta
 
 
-def encode(feature_dir: str | Path, encoder_file: str | Path, output: str | Path,
-           model: ModelId) -> tuple[int, int]:
-    """Bottleneck codes of every frame, written block by block as a float32 `.npy` in the
-    features' order (the host never holds all codes). Returns the codes' shape."""
-    data = training_data(feature_dir)
+def encode(frames: str | Path, index: str | Path, encoder_file: str | Path,
+           output: str | Path, model: ModelId | str) -> tuple[int, int]:
+    """Rules `encode` and `encode_from`: the bottleneck codes of every frame, written block
+    by block as a float32 `.npy` in the features' order (the host never holds all codes).
+    Returns the codes' shape."""
+    from affectrep.train.autoencoders import iter_codes
+
+    model = ModelId.parse(str(model))
+    data = training_data(frames, index)
     tree, _ = load_tree(encoder_file)
     shape = (data.n_frames, int(np.shape(tree["encoder"][-1]["W"])[1]))
     with NpyRowWriter(output, shape) as out:

@@ -1,15 +1,15 @@
-"""What each classification rule does, from files to files (paper section 6, Table 2).
+"""The rules of `classification.smk`, from files to files (paper section 6, Table 2).
 
-The scripts only pass paths and settings in; everything that decides a result is here and in
-the modules it calls: `affectrep.protocol.folds` (who trains, validates, tests),
-`affectrep.protocol.mlp` (the frame-level MLPs), `affectrep.data.egemaps` (the off-the-shelf
-baseline and the softmax on any utterance vectors) and `affectrep.protocol.table2`
-(aggregation beside the paper).
+Everything that decides a result is in the protocol: `affectrep.protocol.folds` (who trains,
+validates, is tested), `affectrep.protocol.mlp` (the frame-level MLPs),
+`affectrep.protocol.utterance` (the softmax on utterance vectors) and
+`affectrep.protocol.table2` (aggregation beside the paper); the eGeMAPS functionals are
+`affectrep.data.egemaps`. The `egemaps` rule runs in an environment without JAX and
+matplotlib, so this module imports them only inside the rules that need them.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -18,32 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from affectrep.atomic import atomic_path
+from affectrep.data.audio import AudioPolicy
+from affectrep.data.egemaps import egemaps_features
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import load_frames
-from affectrep.data.manifest import Utterance, read_manifest
+from affectrep.data.manifest import read_manifest
+from affectrep.data.vectors import read_vectors, write_ids
 from affectrep.protocol.folds import fold_by_name, make_folds, utterance_labels
-
-# Table 2 column titles of our methods; the pretrained MLP and the BLSTM name their encoder.
-METHOD_TITLES = {
-    "pretrained-mlp": "Pretrained MLP ({encoder})",
-    "mlp": "MLP (no pretraining)",
-    "egemaps": "eGeMAPS softmax",
-    "blstm": "BLSTM ({encoder}) softmax",
-}
-
-
-def method_title(method: str, encoder_title: str) -> str:
-    return METHOD_TITLES[method].format(encoder=encoder_title)
-
-
-def fold_names(manifest: str | Path) -> list[str]:
-    """The runs of the protocol for this corpus (`fold1-Ses01F`, ...)."""
-    return [fold.name for fold in make_folds(read_manifest(manifest))]
-
-
-def fold_sessions(manifest: str | Path) -> dict[str, str]:
-    """Run name -> its held-out session (what a strict per-fold pretraining leaves out)."""
-    return {fold.name: fold.session for fold in make_folds(read_manifest(manifest))}
+from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
 
 def _write_json(result: Mapping, path: str | Path) -> None:
@@ -51,8 +33,31 @@ def _write_json(result: Mapping, path: str | Path) -> None:
         json.dump(result, handle, indent=1)
 
 
-def mlp_fold(
-    feature_dir: str | Path,
+def egemaps(
+    manifest: str | Path,
+    vectors_out: str | Path,
+    ids_out: str | Path,
+    names_out: str | Path,
+    policy: AudioPolicy | Mapping,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """Rule `egemaps`: the eGeMAPS functionals of every utterance of the manifest (labelled
+    or not), read as the audio policy says (`policy`: an `AudioPolicy` or its fields)."""
+    if not isinstance(policy, AudioPolicy):
+        policy = AudioPolicy(**policy)
+    rows = read_manifest(manifest)
+    x, names = egemaps_features(rows, logger, policy)
+    with atomic_path(vectors_out) as tmp:
+        np.save(tmp, x)
+    write_ids(rows, ids_out)
+    with atomic_path(names_out) as tmp:
+        Path(tmp).write_text("\n".join(names) + "\n")
+    return x
+
+
+def fold_mlp(
+    frames: str | Path,
+    index: str | Path,
     manifest: str | Path,
     fold_name: str,
     output: str | Path,
@@ -65,40 +70,31 @@ def mlp_fold(
     pretraining: str = "all",
     logger: logging.Logger | None = None,
 ) -> dict:
-    """One run of a frame-level MLP with hidden widths `hidden` (the encoder's): pretrained
-    from `encoder_file`, or randomly initialised (no file), so that the two columns of
-    Table 2 differ only in where the weights start."""
+    """Rule `fold_mlp`: one run of a frame-level MLP with hidden widths `hidden` (the
+    encoder's): pretrained from `encoder_file`, or randomly initialised (no file), so that the
+    two columns of Table 2 differ only in where the weights start."""
+    from affectrep.models.context import TrainingData
     from affectrep.protocol.mlp import MlpSettings, evaluate_fold, load_encoder
-    from affectrep.train.autoencoders import TrainingData
 
     logger = logger or logging.getLogger(__name__)
     rows = read_manifest(manifest)
     fold = fold_by_name(make_folds(rows), fold_name)
-    frames, index = load_frames(feature_dir)
-    labels = utterance_labels(index.ids, rows)
+    frame_array, feature_index = load_frames(frames, index)
+    labels = utterance_labels(feature_index.ids, rows)
     encoder = load_encoder(encoder_file) if encoder_file is not None else None
     # Moved to the device block by block: the host never holds the whole frame array.
-    data = TrainingData.from_file(Path(feature_dir) / "frames.npy", index)
+    data = TrainingData.from_file(frames, feature_index)
     result = evaluate_fold(
-        frames, index, labels, fold, context=context, hidden=list(hidden), pretrained=encoder,
-        settings=MlpSettings(**settings), method=method, logger=logger, data=data,
+        frame_array, feature_index, labels, fold, context=context, hidden=list(hidden),
+        pretrained=encoder, settings=MlpSettings(**settings), method=method, logger=logger,
+        data=data,
     )
     result["pretraining"] = pretraining
     _write_json(result, output)
     return result
 
 
-def read_vectors(vectors: str | Path, ids_file: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Utterance vectors (n, dims) and their ids from a `.npy` and a TSV with an `id` column."""
-    x = np.load(vectors)
-    with open(ids_file, newline="") as handle:
-        ids = [row["id"] for row in csv.DictReader(handle, delimiter="\t")]
-    if len(ids) != x.shape[0]:
-        raise ValueError(f"{vectors} has {x.shape[0]} rows but {ids_file} lists {len(ids)} ids")
-    return x, ids
-
-
-def utterance_fold(
+def fold_vectors(
     vectors: str | Path,
     ids_file: str | Path,
     manifest: str | Path,
@@ -110,9 +106,8 @@ def utterance_fold(
     pretraining: str = "all",
     logger: logging.Logger | None = None,
 ) -> dict:
-    """One run of the softmax on utterance vectors (eGeMAPS functionals, BLSTM vectors)."""
-    from affectrep.data.egemaps import UtteranceSettings, evaluate_utterance_classifier
-
+    """Rule `fold_vectors`: one run of the softmax on utterance vectors (eGeMAPS
+    functionals, BLSTM vectors)."""
     rows = read_manifest(manifest)
     fold = fold_by_name(make_folds(rows), fold_name)
     x, ids = read_vectors(vectors, ids_file)
@@ -129,36 +124,7 @@ def utterance_fold(
     return result
 
 
-def write_ids(rows: Sequence[Utterance], path: str | Path) -> None:
-    """The id and speaker of each row of an utterance-vector file, in order."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["id", "speaker"])
-        writer.writerows([row.id, row.speaker] for row in rows)
-
-
-def egemaps_stage(
-    manifest: str | Path,
-    vectors: str | Path,
-    ids_file: str | Path,
-    names_file: str | Path,
-    policy,
-    logger: logging.Logger | None = None,
-) -> np.ndarray:
-    """eGeMAPS functionals of every utterance of the manifest (labelled or not)."""
-    from affectrep.data.egemaps import egemaps_features
-
-    rows = read_manifest(manifest)
-    x, names = egemaps_features(rows, logger, policy)
-    with atomic_path(vectors) as tmp:
-        np.save(tmp, x)
-    write_ids(rows, ids_file)
-    with atomic_path(names_file) as tmp:
-        Path(tmp).write_text("\n".join(names) + "\n")
-    return x
-
-
-def table2_stage(
+def table2(
     results_by_method: Mapping[str, Sequence[str | Path]],
     titles: Mapping[str, str],
     corpus: str,
@@ -167,7 +133,8 @@ def table2_stage(
     confusion_figures: Mapping[str, str | Path],
     logger: logging.Logger | None = None,
 ) -> list[dict]:
-    """Aggregate every run's JSON into Table 2 and draw each method's pooled confusions."""
+    """Rule `table2`: every run's JSON aggregated into Table 2 (and its HTML twin), and each
+    method's pooled confusions drawn."""
     from affectrep.protocol.table2 import aggregate, plot_confusion, pooled_confusion, write_table2
 
     logger = logger or logging.getLogger(__name__)
@@ -196,18 +163,3 @@ def table2_stage(
                        confusion_figures[method])
     logger.info("table 2:\n%s", Path(markdown).read_text())
     return rows
-
-
-def pooled_stage(codes_file: str | Path, index_file: str | Path, manifest: str | Path,
-                 vectors_out: str | Path, ids_out: str | Path) -> np.ndarray:
-    """Pooled codes (mean and std of each utterance's frame codes) of every utterance."""
-    from affectrep.data.featureset import read_index
-    from affectrep.protocol.heads import pool_codes
-
-    index = read_index(index_file)
-    pooled = pool_codes(np.load(codes_file, mmap_mode="r"), index)
-    with atomic_path(vectors_out) as tmp:
-        np.save(tmp, pooled)
-    by_id = {row.id: row for row in read_manifest(manifest)}
-    write_ids([by_id[uid] for uid in index.ids], ids_out)
-    return pooled

@@ -1,4 +1,4 @@
-"""The run report: what was run, on what, how long it took, and what came out, in one file.
+"""Rule `report` (`report.smk`): what was run, on what, how long it took, and what came out.
 
 `results/{corpus}/report.md` is for people (and for the README's quoted numbers): the corpus
 and its sizes, the settings and seeds, the software versions, wall time per stage (from the
@@ -253,3 +253,39 @@ def build_report(
     # The same report as a page that the Snakemake report shows inline (`affectrep.html`).
     write_html(text, html_twin(output))
     return text
+
+
+def report(
+    corpus: str,
+    *,
+    manifest: str | Path,
+    summary: str | Path,
+    rejected: str | Path,
+    table1: str | Path,
+    table2: str | Path,
+    separation: str | Path,
+    dimensional: str | Path,
+    cross_corpus: Sequence[str | Path],
+    cards: Sequence[str | Path],
+    figures: Sequence[str | Path],
+    record: Mapping,
+    output: str | Path,
+    rules: Sequence[str] = (),
+) -> str:
+    """Rule `report`: `build_report` of the run's tables (the cross-corpus matrix when this
+    corpus is in it; each exported bundle's model card), with the wall times of the benchmark
+    files beside the report (`benchmarks/`, where every job of the corpus writes its own)."""
+    output = Path(output)
+    tables = {
+        "Table 1: validation grid": Path(table1),
+        "Table 2: leave-one-session-out classification": Path(table2),
+        "Separation of affect in the representations": Path(separation),
+        "Activation and valence": Path(dimensional),
+        **({"Cross-corpus": Path(cross_corpus[0])} if cross_corpus else {}),
+        **{f"Model bundle {Path(card).parent.name}": Path(card) for card in cards},
+    }
+    return build_report(
+        corpus, manifest=Path(manifest), summary=Path(summary), rejected=Path(rejected),
+        tables=tables, figures=[Path(p) for p in figures], benchmarks=output.parent / "benchmarks",
+        record=record, output=output, rules=rules,
+    )

@@ -1,9 +1,10 @@
-"""What the representation rules do, from files to files (paper sections 5.1 and 5.2).
+"""The rules of `representations.smk`, from files to files (paper sections 5.1 and 5.2).
 
 Frame level: the bottleneck codes of an autoencoder, every frame carrying its utterance's
 emotion, activation and valence. Utterance level: the BLSTM autoencoder's vectors. Both are
 pictured with t-SNE (Figures 1 and 2) and measured (`affectrep.protocol.separation`), because
-pictures alone are not evidence.
+pictures alone are not evidence. The BLSTM is trained with JAX, imported by `blstm_ae` when it
+runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from affectrep.atomic import atomic_path
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, read_index, without_speakers
 from affectrep.data.manifest import Utterance, read_manifest
-from affectrep.stages.classification import read_vectors, write_ids
+from affectrep.data.vectors import read_vectors, write_ids
+from affectrep.protocol.figures import (
+    plot_composite,
+    plot_panels,
+    save_figure,
+    stratified_subsample,
+    tsne_embedding,
+)
+from affectrep.protocol.separation import separation_row, write_separation_table
 
 
 @dataclass
@@ -85,7 +94,7 @@ def load_points(level: str, vectors: str | Path, ids_or_index: str | Path,
 # --- the BLSTM autoencoder --------------------------------------------------------------------
 
 
-def blstm_stage(
+def blstm_ae(
     codes_file: str | Path,
     index_file: str | Path,
     manifest: str | Path,
@@ -98,9 +107,9 @@ def blstm_stage(
     exclude_session: str | None = None,
     logger: logging.Logger | None = None,
 ) -> np.ndarray:
-    """Train the BLSTM autoencoder on the codes of every utterance (or of all but one
-    session's speakers, for strict per-fold pretraining) and write one vector per utterance
-    of the corpus."""
+    """Rule `blstm_ae`: train the BLSTM autoencoder on the codes of every utterance (or of
+    all but one session's speakers, for strict per-fold pretraining) and write one vector per
+    utterance of the corpus."""
     from affectrep.train.blstm import BlstmSettings, save_blstm, train_blstm, utterance_vectors
 
     logger = logger or logging.getLogger(__name__)
@@ -134,8 +143,11 @@ def blstm_stage(
 # --- pictures and numbers ---------------------------------------------------------------------
 
 
-def tsne_stage(
-    points: Points,
+def tsne(
+    level: str,
+    vectors: str | Path,
+    ids_or_index: str | Path,
+    manifest: str | Path,
     *,
     max_points: int,
     perplexity: float,
@@ -145,16 +157,11 @@ def tsne_stage(
     figure_out: str | Path,
     logger: logging.Logger | None = None,
 ) -> None:
-    """t-SNE of a stratified sample of the labelled points; saves the embedding (for the
-    composite figure) and this configuration's row of three panels."""
-    from affectrep.protocol.figures import (
-        plot_panels,
-        save_figure,
-        stratified_subsample,
-        tsne_embedding,
-    )
-
+    """Rule `tsne`: t-SNE of a stratified sample of the labelled points (frame codes or
+    utterance vectors, `load_points`); saves the embedding (for the composite figure) and this
+    configuration's row of three panels."""
     logger = logger or logging.getLogger(__name__)
+    points = load_points(level, vectors, ids_or_index, manifest)
     chosen = stratified_subsample(points.emotions, max_points, seed)
     logger.info("t-SNE of %d of %d points (%s)", len(chosen), len(points.emotions), title)
     embedding = tsne_embedding(np.asarray(points.vectors[chosen]), seed, perplexity)
@@ -163,15 +170,12 @@ def tsne_stage(
     with atomic_path(embedding_out) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, embedding=embedding, points=chosen, emotions=np.array(emotions),
                  activation=activation, valence=valence)
-    figure = plot_panels(embedding, emotions, activation, valence, title)
-    save_figure(figure, figure_out)
+    save_figure(plot_panels(embedding, emotions, activation, valence, title), figure_out)
 
 
-def composite_stage(embeddings: Mapping[str, str | Path], level_title: str,
-                    figure_out: str | Path) -> None:
-    """The paper's 3x3 figure from saved embeddings (model id -> `.npz`)."""
-    from affectrep.protocol.figures import plot_composite, save_figure
-
+def figure(embeddings: Mapping[str, str | Path], level_title: str,
+           figure_out: str | Path) -> None:
+    """Rule `figure`: the paper's 3x3 figure from saved embeddings (model id -> `.npz`)."""
     sets = {}
     for model, path in embeddings.items():
         with np.load(path) as saved:
@@ -180,7 +184,7 @@ def composite_stage(embeddings: Mapping[str, str | Path], level_title: str,
     save_figure(plot_composite(sets, level_title), figure_out)
 
 
-def separation_stage(
+def separation(
     sources: Sequence[tuple[str, str, str | Path, str | Path]],
     manifest: str | Path,
     *,
@@ -191,10 +195,8 @@ def separation_stage(
     md_out: str | Path,
     logger: logging.Logger | None = None,
 ) -> list[dict]:
-    """One row per (level, model, vectors, ids-or-index) source; see
+    """Rule `separation`: one row per (level, model, vectors, ids-or-index) source; see
     `affectrep.protocol.separation`."""
-    from affectrep.protocol.separation import separation_row, write_separation_table
-
     logger = logger or logging.getLogger(__name__)
     rows = []
     for level, model, vectors, ids in sources:

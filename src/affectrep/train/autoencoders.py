@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from affectrep.data.featureset import FeatureIndex
-from affectrep.model_id import ModelId  # noqa: F401 (re-exported: scripts import it from here)
 from affectrep.models.context import TrainingData, gather_windows
 from affectrep.models.dae import (
     DaeLayer,
@@ -33,10 +32,9 @@ from affectrep.models.dae import (
 from affectrep.train.loop import FrameBatches, OptimizerSettings, fit
 
 __all__ = [
-    "ModelId",
+    "EncodedWindows",
     "TrainResult",
     "TrainSettings",
-    "TrainingData",
     "encode_frames",
     "iter_codes",
     "train_deep",

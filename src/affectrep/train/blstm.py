@@ -20,20 +20,12 @@ import numpy as np
 
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import load_tree, save_tree
-from affectrep.models.blstm import (  # noqa: F401 (the functions on parameter trees, re-exported)
-    DIRECTIONS,
+from affectrep.models.blstm import (
     POOLINGS,
     BlstmAutoencoder,
     Params,
-    blstm_states,
     check_hidden,
-    init_blstm,
-    loss,
-    pool,
-    reconstruct,
-    reverse_within_length,
     sequence_loss,
-    utterance_sse,
 )
 from affectrep.progress import Progress
 from affectrep.train.loop import (

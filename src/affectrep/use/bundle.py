@@ -14,8 +14,9 @@
   version and git commit that exported the bundle (`affectrep.version`).
 
 `Bundle.load(folder)` needs NumPy, JAX and soundfile only; `embed` and `predict` run new audio
-through the same code as the workflow (`audio`, `spectrogram`, `autoencoders.encode_frames`,
-`blstm.utterance_vectors`), so a corpus utterance gives the workflow's own numbers.
+through the same code as the workflow (`data.audio`, `data.spectrogram`,
+`train.autoencoders.encode_frames`, `train.blstm.utterance_vectors`), so a corpus utterance
+gives the workflow's own numbers.
 
 New speakers are unknown, so audio is normalised with the corpus's global statistics even when
 the workflow normalised per speaker (the model card says which).
@@ -36,10 +37,15 @@ import yaml
 from affectrep.atomic import atomic_path
 from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, audio_windows
 from affectrep.data.emotions import CLASSES
-from affectrep.data.featureset import FeatureIndex
+from affectrep.data.featureset import FeatureIndex, read_index
+from affectrep.data.manifest import read_manifest
+from affectrep.data.pytree_io import load_tree
 from affectrep.data.spectrogram import SpectrogramSpec, spectrogram
+from affectrep.data.vectors import read_vectors
 from affectrep.html import write_html
 from affectrep.model_id import ModelId
+from affectrep.protocol.dimensional import RegressionSettings, evaluate_source, rated
+from affectrep.protocol.folds import make_folds, utterance_labels
 from affectrep.protocol.heads import (
     fit_dimension,
     fit_emotion,
@@ -110,7 +116,7 @@ def _layers(name: str, tree, n_in: int) -> list[dict]:
 
 
 def _check_blstm(tree, n_codes: int) -> None:
-    from affectrep.train.blstm import DIRECTIONS
+    from affectrep.models.blstm import DIRECTIONS
 
     name = "blstm.npz"
     if not isinstance(tree, dict) or any(not isinstance(tree.get(part), dict)
@@ -219,8 +225,7 @@ class Bundle:
 
     @classmethod
     def _load(cls, folder: Path) -> Bundle:
-        from affectrep.data.pytree_io import load_tree
-        from affectrep.train.blstm import POOLINGS
+        from affectrep.models.blstm import POOLINGS
 
         if not (folder / "bundle.json").is_file():
             raise BundleError("not a model bundle (no bundle.json)")
@@ -342,8 +347,6 @@ def fit_heads(
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Evaluate the heads leave one session out (for the model card), then fit them on every
     utterance with the median strength the folds chose. Returns (arrays, card results)."""
-    from affectrep.protocol.dimensional import RegressionSettings, evaluate_source, rated
-    from affectrep.protocol.folds import make_folds, utterance_labels
 
     emotion_runs = loso_emotion_runs(pooled, ids, rows, c_grid=c_grid, balanced=balanced,
                                      seed=seed, logger=logger)
@@ -452,9 +455,6 @@ def write_bundle(
     `record` is the provenance of the inputs (`affectrep.provenance`): the settings of every
     job that made them. It becomes the bundle's config.yaml and the model card's settings, so
     that both describe the arrays in the folder, not whatever the config says today."""
-    from affectrep.data.featureset import read_index
-    from affectrep.data.manifest import read_manifest
-    from affectrep.stages.classification import read_vectors
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,15 @@ failed `affectrep.data.audio`'s checks. In strict mode the first of them stops t
 Each reader reads only some of a corpus entry's keys (`READER_KEYS`); `reader_settings` keeps
 those, so that the corpus rule's params, its outputs' records and the report carry only the
 settings that applied. A corpus's `emotion_map` is applied to every reader's own names
-(`affectrep.data.emotions`); `check_classes` then stops a corpus that cannot be classified (fewer
-than two classes, or a class that some fold would train without), listing the raw labels.
+(`affectrep.data.emotions`); the corpus step (`affectrep.stages.corpus.check_classes`) then
+stops a corpus that cannot be classified (fewer than two classes, or a class that some fold
+would train without), listing the raw labels.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from affectrep.data.corpora.grouping import assign_sessions
 from affectrep.data.corpora.iemocap import read_iemocap
 from affectrep.data.corpora.ravdess import read_ravdess
 from affectrep.data.corpora.table import read_table
-from affectrep.data.emotions import ACCEPTED_NAMES, CLASSES, check_emotion_map, map_emotion
+from affectrep.data.emotions import check_emotion_map, map_emotion
 from affectrep.data.manifest import Rejection, Utterance
 from affectrep.progress import Progress
 
@@ -205,52 +206,3 @@ def raw_label_counts(rows: Iterable[Utterance]) -> str:
         (row.emotion_raw or "(none)", row.emotion or "other") for row in rows)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ", ".join(f"{raw} {count} ({emotion})" for (raw, emotion), count in ranked)
-
-
-def class_problems(rows: list[Utterance]) -> list[str]:
-    """Why the labelled utterances cannot be classified by the protocol, or [] if they can:
-    fewer than two of the four classes; folds that cannot be made (`affectrep.protocol.folds`); or a
-    class whose labelled speakers all sit in one session, so that the fold holding out that
-    session would train without it (a speaker of every class must be left to train on)."""
-    from affectrep.protocol.folds import make_folds
-
-    present = [name for name in CLASSES if any(row.emotion == name for row in rows)]
-    if len(present) < 2:
-        found = ", ".join(present) if present else "none"
-        return [f"{len(present)} of the four classes ({found}) has labelled utterances; "
-                "at least 2 are needed"]
-    try:
-        make_folds(rows)
-    except ValueError as error:
-        return [f"no leave-one-session-out folds: {error}"]
-    speakers: dict[str, dict[str, set[str]]] = {name: defaultdict(set) for name in present}
-    for row in rows:
-        if row.emotion in speakers:
-            speakers[row.emotion][row.session].add(row.speaker)
-    problems = []
-    for name in present:
-        if len(speakers[name]) == 1:
-            ((session, members),) = speakers[name].items()
-            problems.append(
-                f"{name} is labelled only for speakers of session {session} "
-                f"({', '.join(sorted(members))}): the fold that holds out {session} has no "
-                f"{name} to train on"
-            )
-    return problems
-
-
-def check_classes(rows: list[Utterance], corpus: str = "") -> None:
-    """Raise `CorpusError` when `class_problems` finds any, with the raw labels seen and their
-    counts, so that the run stops at the corpus step and not in a classifier much later."""
-    problems = class_problems(rows)
-    if not problems:
-        return
-    key = f"corpora.{corpus}.emotion_map" if corpus else "the corpus's emotion_map"
-    known = "; ".join(f"{name}: {', '.join(names)}" for name, names in ACCEPTED_NAMES.items())
-    where = f"corpus {corpus}" if corpus else "the corpus"
-    raise CorpusError(
-        f"{where} cannot be used for emotion classification: {'; '.join(problems)}. "
-        f"Raw labels seen (utterances, class): {raw_label_counts(rows)}. "
-        f"Map the corpus's own names with {key} (e.g. {{rab: anger, tri: sadness}}); "
-        f"names known without a map (any case): {known}"
-    )
