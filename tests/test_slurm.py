@@ -42,7 +42,7 @@ LOCAL_TIMEOUT = 300
 CONFIG = {
     "run": ["demo"],
     "corpora": {"demo": {"reader": "iemocap",
-                         "demo": {"seed": 3, "sessions": 2, "utterances_per_speaker": 6}}},
+                         "demo": {"seed": 3, "sessions": 2, "utterances_per_speaker": 8}}},
     "autoencoders": {
         "models": [MODEL],
         "hidden": {"logmel40-c1": [20, 10]},
