@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -267,13 +268,14 @@ def test_scripts_import_the_library_from_src_without_an_install(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True,
                    timeout=120)
     python = bare / "bin" / "python"
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     own_site = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
                               capture_output=True, text=True, check=True).stdout.strip()
     # The dependencies as plain path entries: the `.pth` files there (the editable install of
     # affectrep among them) are not read.
     (Path(own_site) / "dependencies.pth").write_text(site + "\n")
     probe = subprocess.run([str(python), "-c", "import snakemake, numpy; import affectrep"],
-                           capture_output=True, text=True, cwd=tmp_path)
+                           capture_output=True, text=True, cwd=tmp_path, env=env)
     assert "No module named 'affectrep'" in probe.stderr  # affectrep is not installed there
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -281,7 +283,7 @@ def test_scripts_import_the_library_from_src_without_an_install(tmp_path):
     process = subprocess.run(
         [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
          str(workdir), "--configfile", str(workdir / "tiny.yaml"), "--cores", "2",
-         "results/demo/manifest.tsv"], capture_output=True, text=True, timeout=600)
+         "results/demo/manifest.tsv"], capture_output=True, text=True, timeout=600, env=env)
     assert process.returncode == 0, process.stderr[-5000:]
     assert len(read_manifest(workdir / "results" / "demo" / "manifest.tsv")) == 48
 
