@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11, 3.12 or 3.13:
 #   make run    installs the workflow into .venv and runs it on the embedded demo corpus
 #   make test   installs it (with the test tools) and runs the whole test suite
+#   make lint   ruff (lint and format check), snakefmt --check, snakemake --lint, mypy
 # and, after `make run`:
 #   make report the workflow's HTML report, results/report.html
 #   make clean  removes results/ and .snakemake/ (outputs, logs, Snakemake's records)
@@ -51,9 +52,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every check, in order; the first that fails stops make. Formatting is only checked here:
+# `ruff format .` and `snakefmt Snakefile workflow/rules` apply it.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
+	$(BIN)/mypy
 
 # Snakemake's self-contained HTML report of the finished run (figures, tables, captions,
 # run times); it reads the outputs and reruns nothing.

@@ -1,9 +1,11 @@
 """Speed of the BLSTM autoencoder's training (not a test: it prints figures).
 
-An earlier measurement found the project's BLSTM step slower than PyTorch's and twice as
-slow with every doubling of a tiny hidden size, on CPU; this measures it again, on whatever
-JAX runs on (a GPU included), through the project's own training loop:
-`affectrep.blstm.train_blstm` with Adam (`affectrep.train.fit`'s compiled step:
+Issue 14 measured the project's BLSTM training step against PyTorch eager on 2 CPU cores
+(batch 32, 250-300 frames, 80-d input, Adam; utterances/s, one run): 1,443 against 1,194 at
+8 units per direction, 694 against 1,170 at 16 and 387 against 772 at 32: the project's
+step time doubled with every doubling of a tiny hidden size. This measures it again, on
+whatever JAX runs on (a GPU included), through the project's own training loop:
+`affectrep.train.blstm.train_blstm` with Adam (`affectrep.train.loop.fit`'s compiled step:
 `sequence_loss`, value_and_grad, optax update, buffer donation), its batching
 (`UtteranceBatches`: length-sorted batches of 32) and its bucketed padding (250-300 frames
 pad to 320). Data: random 80-d "codes" of utterances of 250-300 frames. The first epoch

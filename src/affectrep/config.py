@@ -14,9 +14,7 @@ import yaml
 
 from affectrep.data.audio import AudioPolicy
 from affectrep.data.spectrogram import SpectrogramSpec
-
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
+from affectrep.defaults import SCHEMA, default, section_defaults
 
 # results/{COMBINED_CORPUS}/: the corpora of the cross-corpus matrix joined, for pretraining
 # on all of them at once (workflow/rules/use.smk).
@@ -95,20 +93,13 @@ def _check_references(config: dict) -> None:
             raise ConfigError(f"config key features.spectrograms.{name}: {error}") from None
 
 
-def _corpus_defaults() -> dict:
-    """The schema's default of every key of a corpus entry that has one."""
-    schema = yaml.safe_load(SCHEMA.read_text())
-    entry = schema["properties"]["corpora"]["additionalProperties"]["properties"]
-    return {key: spec["default"] for key, spec in entry.items() if "default" in spec}
-
-
 def _check_reader_keys(corpora: dict) -> None:
     """A key set (to other than its default) that the corpus's reader does not read would be
     ignored without a word: name it instead (`merge_excited` is IEMOCAP's; a table maps
     `excited` with `emotion_map`)."""
     from affectrep.data.corpora.build import READER_KEYS
 
-    defaults = _corpus_defaults()
+    defaults = section_defaults("corpora.*")
     for name, settings in corpora.items():
         read = READER_KEYS[settings["reader"]]
         for key, value in settings.items():
@@ -165,7 +156,7 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
     """The `SpectrogramSpec` of spectrogram `name`, shared frame settings included."""
     features = config["features"]
     settings = features["spectrograms"][name]
-    n_fft = settings.get("n_fft", 1024)
+    n_fft = settings.get("n_fft", default("features.spectrograms.*.n_fft"))
     kind = settings["kind"]
     if kind == "fft" and "n_bins" not in settings:
         raise ConfigError(f"config key features.spectrograms.{name}: kind fft needs n_bins")
@@ -176,8 +167,8 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
         kind=kind,
         n_fft=n_fft,
         n_bins=settings.get("n_bins", n_fft // 2 + 1),
-        n_mels=settings.get("n_mels", 40),
-        fmin=settings.get("fmin", 0.0),
+        n_mels=settings.get("n_mels", SpectrogramSpec.n_mels),
+        fmin=settings.get("fmin", default("features.spectrograms.*.fmin")),
         fmax=settings.get("fmax"),
         window_ms=features["window_ms"],
         hop_ms=features["hop_ms"],
@@ -189,7 +180,7 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
 def audio_policy(config: dict) -> AudioPolicy:
     audio = config["audio"]
     return AudioPolicy(min_duration_s=audio["min_duration_s"], silence_peak=audio["silence_peak"],
-                       channel=audio.get("channel", "mix"))
+                       channel=audio.get("channel", default("audio.channel")))
 
 
 def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> Path:

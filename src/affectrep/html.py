@@ -195,8 +195,8 @@ def markdown_body(text: str) -> str:
         if _LIST_ITEM.match(stripped):
             flush()
             items = []
-            while i < len(lines) and _LIST_ITEM.match(lines[i].strip()):
-                items.append(_LIST_ITEM.match(lines[i].strip()).group(1))
+            while i < len(lines) and (item := _LIST_ITEM.match(lines[i].strip())):
+                items.append(item.group(1))
                 i += 1
             out.append(
                 "<ul>\n" + "\n".join(f"<li>{inline(item)}</li>" for item in items) + "\n</ul>"

@@ -22,6 +22,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from affectrep.defaults import default
+
 TARGET_RATE = 16_000
 
 # Reason codes written to rejected.tsv, with what each one means.
@@ -54,12 +56,12 @@ class BadAudioError(Exception):
 class AudioPolicy:
     """What counts as usable audio, and how it is read. Durations in seconds, amplitudes on
     the [-1, 1] scale; `channel`: `mix` (the mean of the channels) or a channel index, 0 the
-    first."""
+    first. The defaults are the config schema's `audio` section."""
 
-    min_duration_s: float = 0.25
-    silence_peak: float = 1e-4
+    min_duration_s: float = default("audio.min_duration_s")
+    silence_peak: float = default("audio.silence_peak")
     target_rate: int = TARGET_RATE
-    channel: str | int = "mix"
+    channel: str | int = default("audio.channel")
 
     def __post_init__(self) -> None:
         channel = self.channel
@@ -90,7 +92,7 @@ def to_mono(signal: np.ndarray) -> np.ndarray:
 
 
 def _check_channel(path: Path, n_channels: int, channel: str | int) -> None:
-    if channel != "mix" and channel >= n_channels:
+    if isinstance(channel, int) and channel >= n_channels:
         raise BadAudioError(
             path, "channel", f"audio.channel is {channel} (0 = the first), but the file has "
             f"{n_channels} channel{'s' if n_channels != 1 else ''}")
@@ -101,6 +103,8 @@ def select_channel(signal: np.ndarray, channel: str | int) -> np.ndarray:
     channels (`mix`) or channel `channel` (0 = the first; a mono signal is channel 0)."""
     if channel == "mix":
         return to_mono(signal)
+    if isinstance(channel, str):
+        raise ValueError(f"channel must be 'mix' or an index >= 0, not {channel!r}")
     if signal.ndim == 1:
         if channel != 0:
             raise IndexError(f"channel {channel} of a mono signal")

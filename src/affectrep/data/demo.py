@@ -27,7 +27,7 @@ valence, activation and dominance from 1 to 5, as in IEMOCAP.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from scipy.signal import butter, lfilter
+
+from affectrep.defaults import default
 
 SAMPLE_RATE = 16_000
 _BLOCK = 80  # samples per control block (5 ms)
@@ -82,15 +84,17 @@ _BANDWIDTHS = np.array([80.0, 100.0, 140.0, 200.0])
 
 @dataclass(frozen=True)
 class DemoSpec:
-    """Size and seed of the demo corpus."""
+    """Size and seed of the demo corpus. `seed` and `sessions` default to the config
+    schema's (`corpora.*.demo`); `utterances_per_speaker` has no default there, since a
+    config gives it or `hours` (the schema's description names this one)."""
 
-    seed: int = 0
+    seed: int = default("corpora.*.demo.seed")
     utterances_per_speaker: int = 40
-    sessions: int = 5
+    sessions: int = default("corpora.*.demo.sessions")
     sample_rate: int = SAMPLE_RATE
 
     @classmethod
-    def from_config(cls, settings: dict) -> DemoSpec:
+    def from_config(cls, settings: Mapping) -> DemoSpec:
         """From a `corpora.<name>.demo` config entry: `hours` (about that much audio) or
         `utterances_per_speaker`, not both."""
         settings = dict(settings)
@@ -241,9 +245,9 @@ def synthesise(rng: np.random.Generator, speaker: _Speaker, utterance: _Utteranc
     position = np.clip((block_t - lead) / max(total_s - lead - trail, 1e-3), 0.0, 1.0)
     semitones = -2.0 * position * (1.0 + 0.5 * negative)
     accented = rng.random(n_syllables) < 0.45
-    for s in np.flatnonzero(accented):
+    for a in np.flatnonzero(accented):
         height = f0_range * rng.uniform(0.4, 1.0) * (1 if rng.random() < 0.8 else -0.5)
-        semitones += height * np.exp(-0.5 * ((block_t - vowel_mid[s]) / 0.07) ** 2)
+        semitones += height * np.exp(-0.5 * ((block_t - vowel_mid[a]) / 0.07) ** 2)
     semitones += (positive * 1.5 - negative * 1.0) * np.clip((position - 0.8) / 0.2, 0, 1)
     f0_blocks = f0_mean * 2.0 ** (semitones / 12.0)
 
@@ -301,8 +305,8 @@ def _annotate(rng: np.random.Generator, utterance: _Utterance) -> tuple[list[lis
         if rng.random() < _ANNOTATOR_ACCURACY:
             chosen = [utterance.category]
         else:
-            options = CONFUSIONS[utterance.category]
-            chosen = [options[rng.integers(len(options))]]
+            confusions = CONFUSIONS[utterance.category]
+            chosen = [confusions[rng.integers(len(confusions))]]
         if rng.random() < _SECOND_LABEL:
             options = [c for c in CONFUSIONS[chosen[0]] if c not in chosen]
             chosen.append(options[rng.integers(len(options))])

@@ -197,11 +197,11 @@ def _normalise_into(
                 block = np.frombuffer(raw.read(int(length) * row_bytes), np.float32)
                 frames.write((block.reshape(-1, n_dims) - mean) / std)
         else:
-            mean, std = overall if normalization == "global" else (0.0, 1.0)
+            center, scale = overall if normalization == "global" else (0.0, 1.0)
             for start in range(0, n_frames, _BLOCK_FRAMES):
                 rows = min(_BLOCK_FRAMES, n_frames - start)
                 block = np.frombuffer(raw.read(rows * row_bytes), np.float32)
-                frames.write((block.reshape(-1, n_dims) - mean) / std)
+                frames.write((block.reshape(-1, n_dims) - center) / scale)
 
 
 def excluding(index: FeatureIndex, speakers: set[str]) -> FeatureIndex:

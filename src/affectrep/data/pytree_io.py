@@ -8,6 +8,7 @@ produced the arrays. Anyone can open it with `numpy.load`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ META_KEY = "meta"
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
     """{'encoder': [{'W': a}]} -> {'encoder/0/W': a}."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(tree, dict):
         items = tree.items()
     elif isinstance(tree, list | tuple):
@@ -60,8 +62,11 @@ def save_tree(path: str | Path, tree: Any, meta: dict | None = None) -> None:
     arrays = flatten(tree)
     if META_KEY in arrays or "provenance" in arrays:
         raise ValueError(f"'{META_KEY}' and 'provenance' are reserved for the metadata")
+    # Values typed Any: mypy matches a spread dict[str, ndarray] against savez's own
+    # `allow_pickle: bool` keyword as well.
+    contents: dict[str, Any] = {**arrays, META_KEY: np.array(json.dumps(meta or {}))}
     with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays, **{META_KEY: np.array(json.dumps(meta or {}))})
+        np.savez(tmp, **contents)
 
 
 def load_tree(path: str | Path) -> tuple[Any, dict]:

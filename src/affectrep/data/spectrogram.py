@@ -23,22 +23,27 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
+from affectrep.defaults import default
+
 
 @dataclass(frozen=True)
 class SpectrogramSpec:
-    """Settings of one spectrogram type. Times in milliseconds, frequencies in hertz."""
+    """Settings of one spectrogram type. Times in milliseconds, frequencies in hertz. The
+    defaults are the config schema's (`features`, and `features.spectrograms.*` for the FFT
+    size and fmin); n_bins (the full spectrum of 1024 points) and n_mels (the paper's 40) have
+    none there: a config entry of kind fft or mel must give them."""
 
     name: str
     kind: Literal["fft", "mel"]
-    n_fft: int = 1024
+    n_fft: int = default("features.spectrograms.*.n_fft")
     n_bins: int = 513
     n_mels: int = 40
-    fmin: float = 0.0
+    fmin: float = float(default("features.spectrograms.*.fmin"))
     fmax: float | None = None
-    window_ms: float = 20.0
-    hop_ms: float = 10.0
-    window: str = "hamming"
-    log_floor: float = 1e-10
+    window_ms: float = float(default("features.window_ms"))
+    hop_ms: float = float(default("features.hop_ms"))
+    window: str = default("features.window")
+    log_floor: float = default("features.log_floor")
     sample_rate: int = 16_000
 
     @property

@@ -83,7 +83,8 @@ class BlstmAutoencoder(nnx.Module):
                 )
             )
         readout = Dense(glorot(keys[4], hidden, n_in), jnp.zeros((n_in,), jnp.float32))
-        return cls(*directions, readout)
+        forward, backward = directions
+        return cls(forward, backward, readout)
 
     @property
     def hidden(self) -> int:
@@ -160,10 +161,11 @@ class BlstmAutoencoder(nnx.Module):
 
 
 def sequence_loss(
-    model: BlstmAutoencoder, batch: tuple[jax.Array, jax.Array], key: jax.Array
+    model: BlstmAutoencoder, batch: tuple[jax.Array, jax.Array], key: jax.Array | None
 ) -> jax.Array:
     """SSE summed over each utterance's real frames and dimensions, averaged over the batch;
-    batch = (x (batch, T, D), lengths (batch,)). No noise: `key` is unused."""
+    batch = (x (batch, T, D), lengths (batch,)). No noise: `key` is unused (None outside
+    `fit`)."""
     del key
     x, lengths = batch
     return jnp.mean(model.utterance_sse(x, lengths))

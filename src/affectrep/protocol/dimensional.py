@@ -5,8 +5,8 @@ validates and the other is tested, then the other way round. Here every utteranc
 annotator ratings counts, not only the four classes. A ridge regression (imputer, scaler,
 ridge) is fitted per dimension on the training speakers; its strength alpha is the one of
 the grid with the best concordance correlation coefficient (CCC) on the validation speaker;
-the test speaker gives CCC and Pearson's r. Each cell of the table is a mean +- std over the
-runs.
+the test speaker gives CCC and Pearson's r. Each cell of the table is a mean ± sample standard
+deviation (n - 1 in the denominator) over the runs.
 
 CCC (Lin 1989) = 2 cov(y, p) / (var(y) + var(p) + (mean(y) - mean(p))^2): it is 1 only when
 the predictions equal the ratings, so it punishes a regression that correlates but is off in
@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import pearsonr
 
 from affectrep.data.manifest import Utterance
+from affectrep.defaults import default
 from affectrep.protocol.folds import Fold
 from affectrep.protocol.heads import fit_dimension
 from affectrep.protocol.tables import spread
@@ -31,7 +33,7 @@ from affectrep.protocol.tables import spread
 DIMENSIONS = ("activation", "valence")
 
 
-def ccc(truth: Sequence[float], predicted: Sequence[float]) -> float:
+def ccc(truth: ArrayLike, predicted: ArrayLike) -> float:
     """Concordance correlation coefficient of two equally long sequences."""
     y = np.asarray(truth, dtype=np.float64)
     p = np.asarray(predicted, dtype=np.float64)
@@ -42,7 +44,7 @@ def ccc(truth: Sequence[float], predicted: Sequence[float]) -> float:
     return float(2 * covariance / denominator) if denominator > 0 else math.nan
 
 
-def pearson(truth: Sequence[float], predicted: Sequence[float]) -> float:
+def pearson(truth: ArrayLike, predicted: ArrayLike) -> float:
     """Pearson's r (nan when either side is constant or too short)."""
     y = np.asarray(truth, dtype=np.float64)
     p = np.asarray(predicted, dtype=np.float64)
@@ -53,7 +55,10 @@ def pearson(truth: Sequence[float], predicted: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class RegressionSettings:
-    alphas: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
+    """The ridge strengths tried on the validation speaker (default: the config schema's
+    `use.regression_alphas`)."""
+
+    alphas: tuple[float, ...] = tuple(default("use.regression_alphas"))
 
 
 def rated(rows: Sequence[Utterance]) -> dict[str, np.ndarray]:

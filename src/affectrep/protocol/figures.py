@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -40,7 +41,10 @@ MISSING_COLOUR = "#d0d0d0"
 ROWS = ("Emotion", "Activation", "Valence")
 DPI = 150
 
-EmbeddingSet = tuple[np.ndarray, Sequence[str], Sequence[float | None], Sequence[float | None]]
+# One activation (or valence) rating per point, None or NaN where there is none.
+Ratings = Sequence[float | None] | np.ndarray
+# (embedding, emotions, activation, valence) of one configuration.
+EmbeddingSet = tuple[np.ndarray, Sequence[str], Ratings, Ratings]
 
 def model_title(model_id: str) -> str:
     """The paper's name of a configuration: `tied-fft128-c5` -> `TIED-128-5`,
@@ -60,8 +64,8 @@ def stratified_subsample(labels: Sequence[str], n: int, seed: int) -> np.ndarray
     deterministic for a given `seed`. A t-SNE of a few thousand points shows the classes
     without the majority class drowning the others."""
     rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    members = [np.flatnonzero(labels == name) for name in CLASSES]
+    names = np.asarray(labels)
+    members = [np.flatnonzero(names == name) for name in CLASSES]
     quotas = _balanced_quotas([len(m) for m in members], n, rng)
     chosen = [rng.choice(m, q, replace=False) for m, q in zip(members, quotas, strict=True)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
@@ -139,14 +143,14 @@ def _emotion_panel(ax: Axes, embedding: np.ndarray, emotions: Sequence[str],
     _bare(ax, title)
 
 
-def _values(values: Sequence[float | None]) -> np.ndarray:
+def _values(values: Ratings) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def _intensity_panel(ax: Axes, embedding: np.ndarray, values: Sequence[float | None],
-                     title: str, limits: tuple[float, float]):
+def _intensity_panel(ax: Axes, embedding: np.ndarray, ratings: Ratings,
+                     title: str, limits: tuple[float, float]) -> PathCollection:
     """Points without a value in grey underneath; returns the mappable for a colour bar."""
-    values = _values(values)
+    values = _values(ratings)
     known = np.isfinite(values)
     size = _marker_size(len(values))
     ax.scatter(embedding[~known, 0], embedding[~known, 1], c=MISSING_COLOUR, s=size,
@@ -160,7 +164,7 @@ def _intensity_panel(ax: Axes, embedding: np.ndarray, values: Sequence[float | N
     return mappable
 
 
-def _limits(*series: Sequence[float | None]) -> tuple[float, float]:
+def _limits(*series: Ratings) -> tuple[float, float]:
     """One colour scale for a whole row, so that colours compare across configurations."""
     values = np.concatenate([_values(s) for s in series]) if series else np.array([])
     values = values[np.isfinite(values)]
@@ -179,8 +183,7 @@ def _emotion_legend(ax: Axes) -> None:
 
 
 def plot_panels(embedding: np.ndarray, emotions: Sequence[str],
-                activation: Sequence[float | None], valence: Sequence[float | None],
-                title: str) -> Figure:
+                activation: Ratings, valence: Ratings, title: str) -> Figure:
     """One configuration: emotion, activation and valence panels side by side."""
     embedding = np.asarray(embedding)
     fig = Figure(figsize=(13, 4.2), layout="constrained")
@@ -210,14 +213,14 @@ def plot_composite(embeddings: Mapping[str, EmbeddingSet], level_title: str) -> 
                        f"({letters[col]}) Emotion : {title}")
     _emotion_legend(axes[0, -1])
     for row, name in ((1, "Activation"), (2, "Valence")):
-        limits = _limits(*(s[row + 1] for s in sets))
-        mappable = None
-        for col, (title, values) in enumerate(zip(titles, (s[row + 1] for s in sets),
-                                                  strict=True)):
-            label = f"({letters[row * n_cols + col]}) {name} : {title}"
-            mappable = _intensity_panel(axes[row, col], np.asarray(sets[col][0]), values,
-                                        label, limits)
-        fig.colorbar(mappable, ax=list(axes[row]), shrink=0.8, label=name.lower())
+        series = [activation if row == 1 else valence for _, _, activation, valence in sets]
+        limits = _limits(*series)
+        mappables = [
+            _intensity_panel(axes[row, col], np.asarray(sets[col][0]), values,
+                             f"({letters[row * n_cols + col]}) {name} : {title}", limits)
+            for col, (title, values) in enumerate(zip(titles, series, strict=True))
+        ]
+        fig.colorbar(mappables[-1], ax=list(axes[row]), shrink=0.8, label=name.lower())
     fig.suptitle(level_title, fontsize=14)
     return fig
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from affectrep.data.emotions import CLASSES
 from affectrep.data.manifest import Utterance, read_manifest
@@ -231,7 +232,7 @@ def _nan_to_none(values: Sequence[float]) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
 
 
-def score(truth: Sequence[int], predicted: Sequence[int]) -> dict:
+def score(truth: ArrayLike, predicted: ArrayLike) -> dict:
     """WA, UA (mean recall of the classes present in `truth`), per-class recall (None for an
     absent class, so that the result is plain JSON) and the confusion matrix."""
     with warnings.catch_warnings():

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
 
-def weighted_accuracy(truth: Sequence[int], predicted: Sequence[int]) -> float:
+def weighted_accuracy(truth: ArrayLike, predicted: ArrayLike) -> float:
     """WA: the fraction of utterances classified correctly (overall accuracy)."""
     return float(accuracy_score(truth, predicted))
 
 
-def unweighted_accuracy(truth: Sequence[int], predicted: Sequence[int]) -> float:
+def unweighted_accuracy(truth: ArrayLike, predicted: ArrayLike) -> float:
     """UA: the mean of the per-class recalls, so that rare classes count as much as common."""
     return float(balanced_accuracy_score(truth, predicted))
 
 
-def per_class_recall(truth: Sequence[int], predicted: Sequence[int], n_classes: int) -> list[float]:
+def per_class_recall(truth: ArrayLike, predicted: ArrayLike, n_classes: int) -> list[float]:
     """Recall of each class 0..n_classes-1 (NaN for a class absent from `truth`)."""
     labels = list(range(n_classes))
     present = set(np.asarray(truth).tolist())
@@ -29,7 +28,7 @@ def per_class_recall(truth: Sequence[int], predicted: Sequence[int], n_classes: 
     ]
 
 
-def confusion(truth: Sequence[int], predicted: Sequence[int], n_classes: int) -> np.ndarray:
+def confusion(truth: ArrayLike, predicted: ArrayLike, n_classes: int) -> np.ndarray:
     """Counts: rows are the true class, columns the predicted one."""
     return confusion_matrix(truth, predicted, labels=list(range(n_classes)))
 

@@ -33,6 +33,7 @@ import numpy as np
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import load_tree
+from affectrep.defaults import default
 from affectrep.models.context import TrainingData, gather_windows
 from affectrep.models.mlp import Mlp, mlp_widths, weighted_cross_entropy
 from affectrep.protocol.folds import Fold, fold_result, role_positions, score
@@ -72,17 +73,20 @@ class MlpSettings(OptimizerSettings):
     and the commonest class (neutral) would otherwise dominate, while the selection criterion
     and Table 2's headline are per-class (UA). `max_epochs` and `patience` bound the early
     stopping on the validation speaker's UA. `max_train_frames` keeps a seeded random subset of
-    the training frames (fast demo runs; None keeps all).
+    the training frames (fast demo runs; None keeps all). The defaults are the config schema's
+    `classification.mlp` (and `classification.seed`).
     """
 
-    learning_rate: float = 1e-2
-    momentum: float = 0.9
-    batch_size: int = 500
-    max_epochs: int = 30
-    patience: int = 5
-    class_weights: bool = True
-    max_train_frames: int | None = None
-    seed: int = 0
+    optimizer: str = default("classification.mlp.optimizer")
+    learning_rate: float = default("classification.mlp.learning_rate")
+    momentum: float = default("classification.mlp.momentum")
+    weight_decay: float = default("classification.mlp.weight_decay")
+    batch_size: int = default("classification.mlp.batch_size")
+    max_epochs: int = default("classification.mlp.max_epochs")
+    patience: int = default("classification.mlp.patience")
+    class_weights: bool = default("classification.mlp.class_weights")
+    max_train_frames: int | None = default("classification.mlp.max_train_frames")
+    seed: int = default("classification.seed")
     steps_per_call: int = 200
     eval_chunk: int = 8192
 

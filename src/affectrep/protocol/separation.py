@@ -33,6 +33,9 @@ from affectrep.data.emotions import CLASSES
 from affectrep.html import html_twin, write_html
 from affectrep.protocol.tables import markdown_table
 
+# One activation (or valence) rating per point, None or NaN where there is none.
+Ratings = Sequence[float | None] | np.ndarray
+
 COLUMNS = ("level", "model", "n_points", "silhouette", "knn_wa", "knn_ua",
            "spearman_activation", "spearman_valence")
 
@@ -116,7 +119,7 @@ def knn_accuracy_across_speakers(
 
 def dimension_correlation(
     points: np.ndarray,
-    target: Sequence[float | None],
+    target: Ratings,
     speakers: Sequence[str],
     *,
     alpha: float = 1.0,
@@ -147,8 +150,8 @@ def dimension_correlation(
 def separation_row(
     points: np.ndarray,
     emotions: Sequence[str],
-    activations: Sequence[float | None],
-    valences: Sequence[float | None],
+    activations: Ratings,
+    valences: Ratings,
     speakers: Sequence[str],
     *,
     level: str,

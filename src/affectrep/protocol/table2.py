@@ -163,8 +163,8 @@ def plot_confusion(
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     axes.set_title(title)
-    for i in ticks:
-        for j in ticks:
+    for i in range(len(classes)):
+        for j in range(len(classes)):
             colour = "white" if recall[i, j] > 0.6 else "black"
             axes.text(j, i, f"{100 * recall[i, j]:.0f}%\n({int(counts[i, j])})", ha="center",
                       va="center", color=colour, fontsize=9)

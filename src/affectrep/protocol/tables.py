@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ PAPER_TABLE1: dict[str, float] = {
 }
 
 
-def write_tsv(rows: Sequence[dict], path: str | Path) -> None:
+def write_tsv(rows: Sequence[Mapping[str, object]], path: str | Path) -> None:
     """Rows as a tab-separated file with a header, UTF-8 whatever the locale (cells hold ±)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t",

@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from affectrep.data.emotions import CLASSES
+from affectrep.defaults import default
 from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 
 
@@ -27,12 +28,13 @@ from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 class UtteranceSettings:
     """The grid of inverse regularisation strengths C tried on the validation speaker, and
     whether classes are weighted by inverse frequency (as the MLP's frames are, so that the
-    methods of Table 2 are compared on equal terms)."""
+    methods of Table 2 are compared on equal terms). The defaults are the config schema's
+    `classification.utterance` (`c_grid`, `class_weights`) and `classification.seed`."""
 
-    grid: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
-    balanced: bool = True
+    grid: tuple[float, ...] = tuple(default("classification.utterance.c_grid"))
+    balanced: bool = default("classification.utterance.class_weights")
     max_iter: int = 5000
-    seed: int = 0
+    seed: int = default("classification.seed")
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, settings: UtteranceSettings) -> Pipeline:

@@ -76,7 +76,7 @@ def auto_held_out(
         sessions.setdefault(speakers[name][1], []).append(name)
     quotas = _gender_quotas(genders, n_held_out)
     taken: list[str] = []
-    picked = Counter()
+    picked: Counter[str] = Counter()
     while len(taken) < n_held_out:
         before = len(taken)
         for session in sorted(sessions, reverse=True):
@@ -153,7 +153,8 @@ def softmax_validation(
     logger = logger or logging.getLogger(__name__)
     emotion = {row.id: row.emotion for row in manifest}
     held = set(held_out)
-    train_pos, test_pos = [], []
+    train_pos: list[int] = []
+    test_pos: list[int] = []
     for position, (uid, speaker) in enumerate(zip(index.ids, index.speakers, strict=True)):
         if emotion.get(uid, "") not in CLASSES:
             continue

@@ -120,7 +120,7 @@ def dimensional(
         table = table_rows(runs, titles)
         text = (f"Activation and valence regression (ridge, alpha chosen on the validation "
                 f"speaker), corpus {corpus}, leave one session out, {len(folds)} runs; "
-                f"mean ± std over runs.\n\n{markdown_table(table)}\n")
+                f"mean ± sample standard deviation over runs.\n\n{markdown_table(table)}\n")
         plot_predictions(runs, titles, figure)
     else:
         text = (f"Corpus {corpus} has no activation and valence ratings: no dimensional "

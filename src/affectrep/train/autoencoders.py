@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from affectrep.data.featureset import FeatureIndex
+from affectrep.defaults import default
 from affectrep.models.context import TrainingData, gather_windows
 from affectrep.models.dae import (
     DaeLayer,
@@ -44,14 +45,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TrainSettings(OptimizerSettings):
-    """The autoencoders' training; the defaults are the paper's (section 4): SGD at 1e-4,
-    weight decay 1e-4, batches of 500 frames, 20% masking noise. `steps_per_call` steps run
-    in one compiled call (it does not change the result)."""
+    """The autoencoders' training; the defaults are the paper's (section 4), written in the
+    config schema's `autoencoders` section: SGD at 1e-4, weight decay 1e-4, batches of 500
+    frames, 20% masking noise. `steps_per_call` steps run in one compiled call (it does not
+    change the result)."""
 
-    batch_size: int = 500
-    epochs: int = 5
-    noise: float = 0.2
-    seed: int = 0
+    batch_size: int = default("autoencoders.batch_size")
+    epochs: int = default("autoencoders.epochs")
+    noise: float = default("autoencoders.noise")
+    seed: int = default("autoencoders.seed")
     steps_per_call: int = 200
 
     RUN_ONLY: ClassVar[tuple[str, ...]] = ("steps_per_call",)

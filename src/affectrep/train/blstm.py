@@ -20,6 +20,7 @@ import numpy as np
 
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import load_tree, save_tree
+from affectrep.defaults import default
 from affectrep.models.blstm import (
     POOLINGS,
     BlstmAutoencoder,
@@ -40,7 +41,8 @@ from affectrep.train.loop import (
 @dataclass(frozen=True)
 class BlstmSettings(OptimizerSettings):
     """Training settings; the defaults are the paper's (section 5.2: learning rate 1e-6,
-    45 epochs, 16-dimensional representation, mean pooling).
+    45 epochs, 16-dimensional representation, mean pooling), written in the config schema's
+    `representations.blstm` section.
 
     `max_frames` > 0 crops longer utterances to a random window of that many frames during
     TRAINING only (a fresh window every epoch), bounding the cost of very long utterances;
@@ -51,14 +53,17 @@ class BlstmSettings(OptimizerSettings):
     afterwards; it does not change training.
     """
 
-    learning_rate: float = 1e-6
-    weight_decay: float = 0.0
-    hidden: int = 16
-    epochs: int = 45
-    batch_size: int = 32
-    max_frames: int = 0
-    seed: int = 0
-    pooling: str = "mean"
+    optimizer: str = default("representations.blstm.optimizer")
+    learning_rate: float = default("representations.blstm.learning_rate")
+    momentum: float = default("representations.blstm.momentum")
+    weight_decay: float = default("representations.blstm.weight_decay")
+    schedule: str = default("representations.blstm.schedule")
+    hidden: int = default("representations.blstm.hidden")
+    epochs: int = default("representations.blstm.epochs")
+    batch_size: int = default("representations.blstm.batch_size")
+    max_frames: int = default("representations.blstm.max_frames")
+    seed: int = default("representations.blstm.seed")
+    pooling: str = default("representations.blstm.pooling")
     bucket_frames: int = 32
     sort_by_length: bool = True
 

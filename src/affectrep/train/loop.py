@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +47,7 @@ from flax import nnx
 
 from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import load_tree, save_tree
+from affectrep.defaults import default
 from affectrep.progress import Progress
 
 # The random generator every draw uses (see `affectrep.models`): the noise keys of the
@@ -64,7 +65,9 @@ SCHEDULES = ("constant", "cosine")
 class OptimizerSettings:
     """How parameters move: SGD (with `momentum` when > 0) or Adam at `learning_rate`, L2
     `weight_decay` on weight matrices only (never on biases), and a constant or cosine-decayed
-    rate. The defaults are the paper's autoencoder training (section 4).
+    rate. The defaults are the paper's autoencoder training (section 4), the config schema's
+    `autoencoders` section (`affectrep.defaults`: every settings type below takes its
+    defaults from the schema's section of its config).
 
     Each trainer's settings extend this type with their own fields (batch size, epochs,
     seed...), flat, so that a config section is their keyword arguments as it stands.
@@ -72,11 +75,11 @@ class OptimizerSettings:
     `fingerprint`).
     """
 
-    optimizer: str = "sgd"
-    learning_rate: float = 1e-4
-    momentum: float = 0.0
-    weight_decay: float = 1e-4
-    schedule: str = "constant"
+    optimizer: str = default("autoencoders.optimizer")
+    learning_rate: float = default("autoencoders.learning_rate")
+    momentum: float = default("autoencoders.momentum")
+    weight_decay: float = default("autoencoders.weight_decay")
+    schedule: str = default("autoencoders.schedule")
 
     RUN_ONLY: ClassVar[tuple[str, ...]] = ()
 
@@ -145,12 +148,14 @@ class BatchSource(Protocol):
     """
 
     data: Any
-    batch: Callable[[Any, Any], Any]
     batch_size: int
     unit: str
     rate_key: str
     sync_every: int
     advice: str
+
+    @property
+    def batch(self) -> Callable[[Any, Any], Any]: ...
 
     @property
     def n_examples(self) -> int: ...
@@ -326,9 +331,12 @@ class UtteranceBatches:
 
 # --- the loop -----------------------------------------------------------------------------------
 
+# The model class being trained: `fit` gives back (and its hooks see) the class it was given.
+ModelT = TypeVar("ModelT", bound=nnx.Module)
+
 
 @dataclass
-class EpochEnd:
+class EpochEnd(Generic[ModelT]):
     """What a hook sees after each epoch. `model` holds the parameters after it (its arrays
     are reused by the next step: copy what you keep); `record` goes into the history, and a
     hook may replace it."""
@@ -340,15 +348,15 @@ class EpochEnd:
     examples: int
     seconds: float
     unit: str
-    model: nnx.Module
+    model: ModelT
     record: dict[str, Any]
     logger: logging.Logger
 
 
-EpochHook = Callable[[EpochEnd], bool | None]
+EpochHook = Callable[[EpochEnd[ModelT]], bool | None]
 
 
-def log_epoch(end: EpochEnd) -> None:
+def log_epoch(end: EpochEnd[Any]) -> None:
     """The default hook: one log line per epoch (loss, speed, time)."""
     end.logger.info(
         "%s epoch %d/%d: loss %.4f, %.0f %s/s, %.1f s",
@@ -363,31 +371,31 @@ def log_epoch(end: EpochEnd) -> None:
 
 
 @dataclass
-class Fit:
+class Fit(Generic[ModelT]):
     """The trained model, one record per epoch (those of a resumed run's first part too), the
     number of epochs that came from a checkpoint, and whether a hook ended training."""
 
-    model: nnx.Module
+    model: ModelT
     history: list[dict[str, Any]]
     resumed_from_epoch: int
     stopped_early: bool = False
 
 
 def fit(
-    model: nnx.Module,
-    loss: Callable[[nnx.Module, Any, jax.Array], jax.Array],
+    model: ModelT,
+    loss: Callable[[ModelT, Any, jax.Array], jax.Array],
     source: BatchSource,
     settings: OptimizerSettings,
     *,
     epochs: int,
     seed: int,
-    hooks: Sequence[EpochHook] = (log_epoch,),
+    hooks: Sequence[EpochHook[ModelT]] = (log_epoch,),
     checkpoint: str | Path | None = None,
     fingerprint: str = "",
     logger: logging.Logger | None = None,
     label: str = "training",
     stop_after_epochs: int | None = None,
-) -> Fit:
+) -> Fit[ModelT]:
     """Train (a copy of) `model` to minimise `loss(model, source.batch(data, plan), key)` for
     `epochs` epochs; the noise key of step s of epoch e is fold_in(fold_in(key(seed), e), s).
 
@@ -562,7 +570,7 @@ def resume_checkpoint(
         restored = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(params), new)
         leaves = [jnp.asarray(leaf) for leaf in state.get("opt_state", [])]
         structure = jax.tree_util.tree_structure(opt_state)
-        if len(leaves) != structure.num_leaves:
+        if len(leaves) != len(jax.tree_util.tree_leaves(opt_state)):
             raise _CheckpointMismatchError("its optimiser state does not fit this optimiser")
         restored_opt = jax.tree_util.tree_unflatten(structure, leaves)
         history = list(meta["history"])

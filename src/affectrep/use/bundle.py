@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -132,6 +133,7 @@ def _check_blstm(tree, n_codes: int) -> None:
         _shape(name, f"{direction}/W", params["W"], (n_codes, 4 * half))
         _shape(name, f"{direction}/U", params["U"], (half, 4 * half))
         _shape(name, f"{direction}/b", params["b"], (4 * half,))
+    assert half is not None  # set by the first of the (two) DIRECTIONS
     readout = tree["readout"]
     if any(key not in readout for key in ("W", "b")):
         raise BundleError(f"{name}: readout lacks W or b")
@@ -394,7 +396,7 @@ def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
         f"C = {card['emotion']['C']:g} (median of the folds' choices on validation speakers)",
         "",
         "Leave-one-session-out results of these heads (one speaker of the held-out session "
-        "validates, the other is tested; mean ± std over runs):",
+        "validates, the other is tested; mean ± sample standard deviation over runs):",
         "",
         "| measure | value | runs |",
         "| --- | --- | --- |",
@@ -463,8 +465,11 @@ def write_bundle(
     pooled, ids = read_vectors(pooled_file, ids_file)
     arrays, card = fit_heads(pooled, ids, rows, c_grid=utterance["c_grid"],
                              balanced=utterance["class_weights"], seed=seed, logger=logger)
+    # Values typed Any: mypy matches a spread dict[str, ndarray] against savez's own
+    # `allow_pickle: bool` keyword as well.
+    heads: dict[str, Any] = arrays
     with atomic_path(out / "heads.npz") as tmp:
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **heads)
     shutil.copyfile(encoder_file, out / "encoder.npz")
     shutil.copyfile(stats_file, out / "features.npz")
     if blstm_file is not None:

@@ -120,7 +120,7 @@ def check_audio(
     return kept, rejected
 
 
-def _speaker_groups(settings: dict) -> dict[str, list[str]] | int | None:
+def _speaker_groups(settings: Mapping) -> dict[str, list[str]] | int | None:
     groups = settings.get("speaker_groups", "auto")
     if groups == "auto":
         return None
@@ -130,7 +130,7 @@ def _speaker_groups(settings: dict) -> dict[str, list[str]] | int | None:
 
 
 def build_manifest(
-    settings: dict,
+    settings: Mapping,
     root: Path,
     policy: AudioPolicy | Mapping,
     *,

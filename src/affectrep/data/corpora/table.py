@@ -76,7 +76,8 @@ def read_table(table: Path, *, audio_root: Path | None = None) -> list[Utterance
             id=uid, path=str(path.resolve()), speaker=record["speaker"],
             session=record.get("session", ""), gender=record.get("gender", "")[:1].upper(),
             emotion_raw=label, emotion=four_class(label),
-            **numbers,
+            activation=numbers["activation"], valence=numbers["valence"],
+            dominance=numbers["dominance"],
         ))
     if not rows:
         raise CorpusError(f"{table}: the table has no rows")
