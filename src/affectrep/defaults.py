@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-# The package runs from its source tree (`pip install -e .`, as `make` does): the schema is
-# the workflow's, beside src/.
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# The config schema ships inside the package (workflow/schemas/config.schema.yaml is a link
+# to it), so an installed wheel has its defaults too.
+SCHEMA = Path(__file__).resolve().with_name("config.schema.yaml")
 
 
 @functools.cache
@@ -32,9 +32,8 @@ def schema() -> dict[str, Any]:
         text = SCHEMA.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"affectrep reads its settings' defaults from the workflow's config schema, "
-            f"{SCHEMA}, which is not there: install the package from its source tree "
-            f"(pip install -e .)"
+            f"affectrep reads its settings' defaults from its config schema, {SCHEMA}, "
+            f"which is not there: reinstall the package"
         ) from None
     loaded: dict[str, Any] = yaml.safe_load(text)
     return loaded
