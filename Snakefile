@@ -1,7 +1,7 @@
 """Learning representations of affect from speech: the whole workflow.
 
-    snakemake --cores all all                       # every corpus in config `run`
-    snakemake --cores 2 results/demo/manifest.tsv   # any one output on its own
+snakemake --cores all all                       # every corpus in config `run`
+snakemake --cores 2 results/demo/manifest.tsv   # any one output on its own
 """
 
 import sys

@@ -32,8 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 def config_for(hours: float, model: str) -> dict:
     return {
         "run": ["scale"],
-        "corpora": {"scale": {"reader": "iemocap",
-                              "demo": {"seed": 0, "sessions": 5, "hours": hours}}},
+        "corpora": {
+            "scale": {"reader": "iemocap", "demo": {"seed": 0, "sessions": 5, "hours": hours}}
+        },
         "autoencoders": {"models": [model]},
     }
 
@@ -62,9 +63,20 @@ def run_size(hours: float, model: str, cores: int, workdir: Path) -> list[dict]:
     spec = model.split("-")[1]
     targets = [f"results/scale/features/{s}/frames.npy" for s in (spec,)]
     targets += [f"results/scale/codes/{model}.npy"]
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--cores", str(cores), *targets,
-               "--configfile", str(workdir / "scale.yaml")]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *targets,
+        "--configfile",
+        str(workdir / "scale.yaml"),
+    ]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     total = time.perf_counter() - started
@@ -72,10 +84,26 @@ def run_size(hours: float, model: str, cores: int, workdir: Path) -> list[dict]:
     rows = []
     for stage, values in stage_rows(workdir / "results" / "scale" / "benchmarks").items():
         per_s = frames / values["s"] if stage in ("features", "pretrain", "encode") else None
-        rows.append({"hours": hours, "stage": stage, "seconds": values["s"],
-                     "frames": frames, "frames_per_s": per_s, "peak_rss_mb": values["rss"]})
-    rows.append({"hours": hours, "stage": "(workflow)", "seconds": total, "frames": frames,
-                 "frames_per_s": None, "peak_rss_mb": None})
+        rows.append(
+            {
+                "hours": hours,
+                "stage": stage,
+                "seconds": values["s"],
+                "frames": frames,
+                "frames_per_s": per_s,
+                "peak_rss_mb": values["rss"],
+            }
+        )
+    rows.append(
+        {
+            "hours": hours,
+            "stage": "(workflow)",
+            "seconds": total,
+            "frames": frames,
+            "frames_per_s": None,
+            "peak_rss_mb": None,
+        }
+    )
     return rows
 
 
@@ -87,15 +115,19 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the scratch folders here")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="affectrep-scale-"))
-    print(f"{'hours':>6} {'stage':<12} {'seconds':>9} {'frames':>10} {'frames/s':>10} "
-          f"{'peak MB':>8}")
+    print(
+        f"{'hours':>6} {'stage':<12} {'seconds':>9} {'frames':>10} {'frames/s':>10} {'peak MB':>8}"
+    )
     try:
         for hours in args.hours:
             for row in run_size(hours, args.model, args.cores, base / f"{hours:g}h"):
                 rate = f"{row['frames_per_s']:.0f}" if row["frames_per_s"] else ""
                 rss = f"{row['peak_rss_mb']:.0f}" if row["peak_rss_mb"] else ""
-                print(f"{row['hours']:>6g} {row['stage']:<12} {row['seconds']:>9.1f} "
-                      f"{row['frames']:>10} {rate:>10} {rss:>8}", flush=True)
+                print(
+                    f"{row['hours']:>6g} {row['stage']:<12} {row['seconds']:>9.1f} "
+                    f"{row['frames']:>10} {rate:>10} {rss:>8}",
+                    flush=True,
+                )
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)

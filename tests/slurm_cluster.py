@@ -30,13 +30,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGES = ["slurm-wlm", "munge", "slurmdbd", "mariadb-server"]
-CLIENTS = ["srun", "sbatch", "squeue", "sinfo", "sacct", "sacctmgr", "scancel", "scontrol",
-           "sshare", "sstat", "salloc"]
-PROGRAMS = ["munged", "mariadbd", "mariadb-install-db", "mariadb", "slurmdbd", "slurmctld",
-            "slurmd", *CLIENTS]
-ACCOUNT = "affectrep"         # the account jobs may name (besides root's own)
-PARTITION = "debug"           # the one partition, the default
-MARKER = "AFFECTREP_TEST_SLURM_CLUSTER"   # in every daemon's environment: whose process
+CLIENTS = [
+    "srun",
+    "sbatch",
+    "squeue",
+    "sinfo",
+    "sacct",
+    "sacctmgr",
+    "scancel",
+    "scontrol",
+    "sshare",
+    "sstat",
+    "salloc",
+]
+PROGRAMS = [
+    "munged",
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    *CLIENTS,
+]
+ACCOUNT = "affectrep"  # the account jobs may name (besides root's own)
+PARTITION = "debug"  # the one partition, the default
+MARKER = "AFFECTREP_TEST_SLURM_CLUSTER"  # in every daemon's environment: whose process
 
 
 class SlurmUnavailableError(RuntimeError):
@@ -59,7 +78,8 @@ def ensure_installed(timeout: float = 900) -> None:
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         raise SlurmUnavailableError(
             f"SLURM programs missing ({', '.join(missing)}) and not root, so cannot "
-            f"apt-get install {' '.join(PACKAGES)}")
+            f"apt-get install {' '.join(PACKAGES)}"
+        )
     apt = _which("apt-get")
     if apt is None:
         raise SlurmUnavailableError(f"SLURM programs missing ({', '.join(missing)}) and no apt-get")
@@ -81,7 +101,8 @@ def ensure_installed(timeout: float = 900) -> None:
         if process.returncode != 0:
             raise SlurmUnavailableError(
                 f"apt-get install {' '.join(PACKAGES)} failed ({process.returncode}): "
-                + process.stdout[-2000:])
+                + process.stdout[-2000:]
+            )
     finally:
         if own_policy:
             policy.unlink(missing_ok=True)
@@ -95,8 +116,15 @@ def _run_apt(command: list[str], env: dict, deadline: float) -> subprocess.Compl
     if left <= 0:
         raise SlurmUnavailableError(f"apt-get ran out of time before: {' '.join(command)}")
     try:
-        return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=left)
+        return subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=left,
+        )
     except subprocess.TimeoutExpired as error:
         raise SlurmUnavailableError(f"timed out: {' '.join(command)}") from error
 
@@ -116,8 +144,9 @@ def _free_ports(count: int) -> list[int]:
 
 def _hardware() -> dict[str, int]:
     """What slurmd sees: CPUs, sockets, cores, threads and memory in MB."""
-    out = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True,
-                         timeout=30).stdout
+    out = subprocess.run(
+        [_which("slurmd"), "-C"], capture_output=True, text=True, timeout=30
+    ).stdout
     found = dict(re.findall(r"(\w+)=(\d+)", out.splitlines()[0] if out else ""))
     if "CPUs" not in found or "RealMemory" not in found:
         raise SlurmUnavailableError(f"slurmd -C gave no CPUs and RealMemory: {out!r}")
@@ -134,8 +163,9 @@ class SlurmCluster:
     schedules; no job sees a real GPU).
     """
 
-    def __init__(self, root: Path, cpus: int | None = None, gpus: int = 0,
-                 memory_mb: int | None = None):
+    def __init__(
+        self, root: Path, cpus: int | None = None, gpus: int = 0, memory_mb: int | None = None
+    ):
         self.root = Path(root)
         self.cpus = cpus
         self.gpus = gpus
@@ -151,10 +181,17 @@ class SlurmCluster:
         # plugin's jobstep (0.6) runs `srun` inside each job without SLURM_* variables,
         # which on a real cluster finds /etc/slurm/slurm.conf.
         self.bin = self.root / "bin"
-        self.env = {**os.environ, "SLURM_CONF": str(self.conf), MARKER: str(self.root),
-                    "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        for name in [n for n in self.env if n.startswith(("SLURM_", "SBATCH_", "SRUN_",
-                                                           "SALLOC_", "SQUEUE_", "SACCT_"))]:
+        self.env = {
+            **os.environ,
+            "SLURM_CONF": str(self.conf),
+            MARKER: str(self.root),
+            "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        }
+        for name in [
+            n
+            for n in self.env
+            if n.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "SQUEUE_", "SACCT_"))
+        ]:
             if name != "SLURM_CONF":
                 del self.env[name]
 
@@ -169,25 +206,37 @@ class SlurmCluster:
         self._start_munge(deadline)
         self._start_mariadb(db_port, deadline)
         self._spawn("slurmdbd", [_which("slurmdbd"), "-D"])
-        self._until(deadline, "slurmdbd answering sacctmgr",
-                    lambda: self.run("sacctmgr", "-n", "list", "cluster", timeout=20)
-                    .returncode == 0, process="slurmdbd")
-        for command in (["add", "cluster", self.cluster_name],
-                        ["add", "account", ACCOUNT, "Description=tests",
-                         "Organization=tests", f"Cluster={self.cluster_name}"],
-                        ["add", "user", "root", f"Account={ACCOUNT}",
-                         f"Cluster={self.cluster_name}"]):
+        self._until(
+            deadline,
+            "slurmdbd answering sacctmgr",
+            lambda: self.run("sacctmgr", "-n", "list", "cluster", timeout=20).returncode == 0,
+            process="slurmdbd",
+        )
+        for command in (
+            ["add", "cluster", self.cluster_name],
+            [
+                "add",
+                "account",
+                ACCOUNT,
+                "Description=tests",
+                "Organization=tests",
+                f"Cluster={self.cluster_name}",
+            ],
+            ["add", "user", "root", f"Account={ACCOUNT}", f"Cluster={self.cluster_name}"],
+        ):
             self._check(self.run("sacctmgr", "-i", *command, timeout=30), "sacctmgr")
         self._spawn("slurmctld", [_which("slurmctld"), "-D", "-i"])
-        self._until(deadline, "slurmctld answering sinfo",
-                    lambda: self.run("sinfo", "-h", timeout=20).returncode == 0,
-                    process="slurmctld")
+        self._until(
+            deadline,
+            "slurmctld answering sinfo",
+            lambda: self.run("sinfo", "-h", timeout=20).returncode == 0,
+            process="slurmctld",
+        )
         self._spawn("slurmd", [_which("slurmd"), "-D", "-N", self.node])
         self._until(deadline, f"node {self.node} idle", self._node_idle, process="slurmd")
         return self
 
-    def _write_config(self, ctld_port: int, slurmd_port: int, dbd_port: int,
-                      db_port: int) -> None:
+    def _write_config(self, ctld_port: int, slurmd_port: int, dbd_port: int, db_port: int) -> None:
         hardware = _hardware()
         cpus = self.cpus or hardware["CPUs"]
         memory = self.memory_mb or max(hardware["RealMemory"] - 512, 1024)
@@ -249,8 +298,10 @@ PartitionName={PARTITION} Nodes={self.node} Default=YES MaxTime=INFINITE State=U
         for device in devices:
             device.parent.mkdir(exist_ok=True)
             device.touch()
-        (self.etc / "gres.conf").write_text("AutoDetect=off\n" + "".join(
-            f"NodeName={self.node} Name=gpu File={device}\n" for device in devices))
+        (self.etc / "gres.conf").write_text(
+            "AutoDetect=off\n"
+            + "".join(f"NodeName={self.node} Name=gpu File={device}\n" for device in devices)
+        )
         dbd = self.etc / "slurmdbd.conf"
         dbd.write_text(f"""# written by tests/slurm_cluster.py
 {auth}DbdHost=localhost
@@ -272,43 +323,93 @@ StorageLoc=slurm_acct_db
         key = self.etc / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        self._spawn("munged", [_which("munged"), "--foreground", "--force",
-                               f"--socket={self.munge_socket}", f"--key-file={key}",
-                               f"--pid-file={self.root}/run/munged.pid",
-                               f"--log-file={self.log}/munged.log",
-                               f"--seed-file={self.root}/run/munged.seed"])
+        self._spawn(
+            "munged",
+            [
+                _which("munged"),
+                "--foreground",
+                "--force",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={self.root}/run/munged.pid",
+                f"--log-file={self.log}/munged.log",
+                f"--seed-file={self.root}/run/munged.seed",
+            ],
+        )
         self._until(deadline, "munged socket", self.munge_socket.exists, process="munged")
 
     def _start_mariadb(self, port: int, deadline: float) -> None:
         data, sock = self.root / "db", self.root / "mysql.sock"
         process = subprocess.run(
-            [_which("mariadb-install-db"), "--no-defaults", f"--datadir={data}", "--user=root",
-             "--auth-root-authentication-method=normal", "--skip-test-db",
-             "--skip-name-resolve"],
-            env=self.env, capture_output=True, text=True,
-            timeout=max(deadline - time.monotonic(), 1))
+            [
+                _which("mariadb-install-db"),
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=max(deadline - time.monotonic(), 1),
+        )
         self._check(process, "mariadb-install-db")
-        self._spawn("mariadbd", [
-            _which("mariadbd"), "--no-defaults", f"--datadir={data}", f"--socket={sock}",
-            f"--port={port}", "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve",
-            f"--pid-file={self.root}/run/mariadbd.pid", f"--log-error={self.log}/mariadb.log",
-            "--skip-log-bin", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-            "--innodb-lock-wait-timeout=900", "--max-connections=50", "--performance-schema=0"])
+        self._spawn(
+            "mariadbd",
+            [
+                _which("mariadbd"),
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--socket={sock}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+                f"--pid-file={self.root}/run/mariadbd.pid",
+                f"--log-error={self.log}/mariadb.log",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-log-file-size=16M",
+                "--innodb-lock-wait-timeout=900",
+                "--max-connections=50",
+                "--performance-schema=0",
+            ],
+        )
         client = [_which("mariadb"), "--no-defaults", f"--socket={sock}", "-uroot"]
-        self._until(deadline, "mariadbd answering",
-                    lambda: subprocess.run([*client, "-e", "SELECT 1"], capture_output=True,
-                                           timeout=20).returncode == 0, process="mariadbd")
-        sql = (f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{self.db_password}';"
-               "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';")
-        self._check(subprocess.run([*client, "-e", sql], capture_output=True, text=True,
-                                   timeout=30), "mariadb")
+        self._until(
+            deadline,
+            "mariadbd answering",
+            lambda: (
+                subprocess.run(
+                    [*client, "-e", "SELECT 1"], capture_output=True, timeout=20
+                ).returncode
+                == 0
+            ),
+            process="mariadbd",
+        )
+        sql = (
+            f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{self.db_password}';"
+            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+        )
+        self._check(
+            subprocess.run([*client, "-e", sql], capture_output=True, text=True, timeout=30),
+            "mariadb",
+        )
 
     def _spawn(self, name: str, command: list[str]) -> None:
         stdout = open(self.log / f"{name}.out", "w")  # noqa: SIM115 - closed with the file
         try:
             self.processes[name] = subprocess.Popen(
-                command, env=self.env, stdin=subprocess.DEVNULL, stdout=stdout,
-                stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True)
+                command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                start_new_session=True,
+            )
         finally:
             stdout.close()
 
@@ -317,7 +418,8 @@ StorageLoc=slurm_acct_db
             if process and self.processes[process].poll() is not None:
                 raise SlurmUnavailableError(
                     f"{process} exited ({self.processes[process].returncode}) before "
-                    f"{what}\n{self.logs()}")
+                    f"{what}\n{self.logs()}"
+                )
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                 if ready():
                     return
@@ -329,7 +431,8 @@ StorageLoc=slurm_acct_db
         if process.returncode != 0:
             raise SlurmUnavailableError(
                 f"{what} failed ({process.returncode}): {process.stdout}{process.stderr}"
-                f"\n{self.logs()}")
+                f"\n{self.logs()}"
+            )
 
     def _node_idle(self) -> bool:
         out = self.run("sinfo", "-h", "-N", "-o", "%T", timeout=20).stdout.split()
@@ -342,16 +445,38 @@ StorageLoc=slurm_acct_db
     def run(self, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """A SLURM client command (sinfo, sbatch, sacct, ...) against this cluster."""
         program = _which(command[0]) or command[0]
-        return subprocess.run([program, *command[1:]], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [program, *command[1:]],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def sacct(self, fields: list[str]) -> list[dict[str, str]]:
         """Every job this cluster ran, one dict per job (no job steps)."""
-        process = self.run("sacct", "-a", "-X", "-n", "-P", "-S", "2000-01-01", "-E", "now",
-                           "--delimiter=\t", "-o", ",".join(fields), timeout=60)
+        process = self.run(
+            "sacct",
+            "-a",
+            "-X",
+            "-n",
+            "-P",
+            "-S",
+            "2000-01-01",
+            "-E",
+            "now",
+            "--delimiter=\t",
+            "-o",
+            ",".join(fields),
+            timeout=60,
+        )
         self._check(process, "sacct")
-        return [dict(zip(fields, line.split("\t"), strict=False))
-                for line in process.stdout.splitlines() if line.strip()]
+        return [
+            dict(zip(fields, line.split("\t"), strict=False))
+            for line in process.stdout.splitlines()
+            if line.strip()
+        ]
 
     def logs(self, lines: int = 60) -> str:
         """The end of every daemon's log, for a failing test to print."""
@@ -359,8 +484,7 @@ StorageLoc=slurm_acct_db
         for path in sorted(self.log.glob("*")) if self.log.exists() else []:
             with contextlib.suppress(OSError):
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
-                parts.append(f"==== {path.name} (last {len(tail)} lines) ====\n"
-                             + "\n".join(tail))
+                parts.append(f"==== {path.name} (last {len(tail)} lines) ====\n" + "\n".join(tail))
         return "\n".join(parts)
 
     # ------------------------------------------------------------------------------ stop
@@ -370,8 +494,10 @@ StorageLoc=slurm_acct_db
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                 self.run("scancel", "--full", "--user=root", timeout=20)
                 deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and self.run(
-                        "squeue", "-h", "-o", "%i", timeout=20).stdout.strip():
+                while (
+                    time.monotonic() < deadline
+                    and self.run("squeue", "-h", "-o", "%i", timeout=20).stdout.strip()
+                ):
                     time.sleep(1)
         for name in ("slurmd", "slurmctld", "slurmdbd", "mariadbd", "munged"):
             process = self.processes.get(name)
@@ -407,8 +533,13 @@ StorageLoc=slurm_acct_db
 
 
 @contextlib.contextmanager
-def slurm_cluster(cpus: int | None = None, gpus: int = 0, memory_mb: int | None = None,
-                  timeout: float = 180, keep: bool = False) -> Iterator[SlurmCluster]:
+def slurm_cluster(
+    cpus: int | None = None,
+    gpus: int = 0,
+    memory_mb: int | None = None,
+    timeout: float = 180,
+    keep: bool = False,
+) -> Iterator[SlurmCluster]:
     """Install (if needed), start, yield and then stop and remove a one-node cluster.
 
     Raises SlurmUnavailableError, before yielding, where that cannot be done.

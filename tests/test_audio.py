@@ -74,14 +74,27 @@ def test_each_bad_case_has_its_reason(tmp_path):
     cut_in_header = tmp_path / "cut_in_header.wav"
     cut_in_header.write_bytes(good.read_bytes()[:30])
     assert _reason(cut_in_header) == "truncated"
-    assert set(REASONS) >= {"missing", "not_audio", "empty", "too_short", "silent", "non_finite",
-                            "truncated", "unlabelled"}
+    assert set(REASONS) >= {
+        "missing",
+        "not_audio",
+        "empty",
+        "too_short",
+        "silent",
+        "non_finite",
+        "truncated",
+        "unlabelled",
+    }
 
 
 @pytest.mark.parametrize(
     ("name", "fmt", "subtype"),
-    [("t.wav", "WAV", "PCM_16"), ("t.wav", "WAV", "FLOAT"), ("t.wav", "WAVEX", "PCM_24"),
-     ("t.wav", "RF64", "PCM_16"), ("t.aiff", "AIFF", "PCM_16")],
+    [
+        ("t.wav", "WAV", "PCM_16"),
+        ("t.wav", "WAV", "FLOAT"),
+        ("t.wav", "WAVEX", "PCM_24"),
+        ("t.wav", "RF64", "PCM_16"),
+        ("t.aiff", "AIFF", "PCM_16"),
+    ],
 )
 def test_a_truncated_file_is_rejected_as_truncated(tmp_path, name, fmt, subtype):
     whole = tmp_path / f"whole-{name}"
@@ -90,8 +103,9 @@ def test_a_truncated_file_is_rejected_as_truncated(tmp_path, name, fmt, subtype)
     assert load_audio(whole).shape == (16000,)
     data = whole.read_bytes()
     cut = tmp_path / name
-    frame_bytes = 2 * sf.info(str(whole)).channels * {"PCM_16": 1, "PCM_24": 1.5,
-                                                        "FLOAT": 2}[subtype]
+    frame_bytes = (
+        2 * sf.info(str(whole)).channels * {"PCM_16": 1, "PCM_24": 1.5, "FLOAT": 2}[subtype]
+    )
     cut.write_bytes(data[: len(data) - int(1000 * frame_bytes)])
     with pytest.raises(BadAudioError) as caught:
         load_audio(cut)
@@ -143,7 +157,8 @@ def test_a_zero_byte_file_is_empty(tmp_path):
 def test_a_policy_can_be_a_plain_mapping(tmp_path):
     sf.write(tmp_path / "quiet.wav", _tone(16000, amplitude=1e-3), 16000, subtype="FLOAT")
     assert as_policy({"min_duration_s": 0.1, "silence_peak": 1e-2, "strict": True}) == AudioPolicy(
-        min_duration_s=0.1, silence_peak=1e-2)
+        min_duration_s=0.1, silence_peak=1e-2
+    )
     assert as_policy(None) is DEFAULT_POLICY
     assert _reason(tmp_path / "quiet.wav", {"silence_peak": 1e-2}) == "silent"
 

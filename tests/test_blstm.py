@@ -19,14 +19,18 @@ DIMS = 6
 HIDDEN = 8
 
 
-
 @jax.jit
 def _summary(params, x, lengths):
     """States, per-utterance SSE and both poolings, compiled once per shape (eager execution
     of a scan is slow)."""
     states = model.blstm_states(params, x, lengths)
-    return (states, model.utterance_sse(params, x, lengths), model.pool(states, lengths, "mean"),
-            model.pool(states, lengths, "last"), model.loss(params, x, lengths))
+    return (
+        states,
+        model.utterance_sse(params, x, lengths),
+        model.pool(states, lengths, "mean"),
+        model.pool(states, lengths, "last"),
+        model.loss(params, x, lengths),
+    )
 
 
 def _params(seed: int = 0, hidden: int = HIDDEN, dims: int = DIMS) -> model.Params:
@@ -34,8 +38,9 @@ def _params(seed: int = 0, hidden: int = HIDDEN, dims: int = DIMS) -> model.Para
     # Non-zero biases everywhere, so that a test could notice a bias applied in the wrong place.
     rng = np.random.default_rng(seed)
     for group in params.values():
-        group["b"] = group["b"] + jnp.asarray(rng.normal(size=group["b"].shape) * 0.3,
-                                              dtype=jnp.float32)
+        group["b"] = group["b"] + jnp.asarray(
+            rng.normal(size=group["b"].shape) * 0.3, dtype=jnp.float32
+        )
     return params
 
 
@@ -97,8 +102,9 @@ def test_padded_batch_equals_each_utterance_alone():
     params = _params(2)
     lengths = [9, 4, 13]
     x, lens = _padded(lengths, n_steps=16, seed=3)
-    _, batch_sse, batch_mean, batch_last, batch_loss = _summary(params, jnp.asarray(x),
-                                                                jnp.asarray(lens))
+    _, batch_sse, batch_mean, batch_last, batch_loss = _summary(
+        params, jnp.asarray(x), jnp.asarray(lens)
+    )
     for row in (1, 2):  # shorter and longer than the others
         length = lengths[row]
         alone = jnp.asarray(x[row : row + 1, :length])
@@ -106,8 +112,7 @@ def test_padded_batch_equals_each_utterance_alone():
         np.testing.assert_allclose(batch_sse[row], sse[0], rtol=1e-5)
         np.testing.assert_allclose(batch_mean[row], mean[0], atol=1e-5)
         np.testing.assert_allclose(batch_last[row], last[0], atol=1e-5)
-        np.testing.assert_allclose(batch_mean[row], np.asarray(states[0]).mean(axis=0),
-                                   atol=1e-5)
+        np.testing.assert_allclose(batch_mean[row], np.asarray(states[0]).mean(axis=0), atol=1e-5)
     # The batch loss is the per-utterance SSE averaged over utterances.
     assert float(batch_loss) == pytest.approx(float(np.mean(batch_sse)), rel=1e-5)
 
@@ -124,14 +129,19 @@ def _corpus(n_utterances: int = 16, seed: int = 0) -> tuple[np.ndarray, FeatureI
         latent = np.concatenate([np.sin(speed * t + phase), np.cos(0.5 * speed * t)], axis=1)
         chunks.append(np.tanh(latent @ mixing + 0.05 * rng.normal(size=(length, DIMS))))
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    index = FeatureIndex([f"u{i}" for i in range(n_utterances)],
-                         [f"s{i % 3}" for i in range(n_utterances)], offsets, lengths)
+    index = FeatureIndex(
+        [f"u{i}" for i in range(n_utterances)],
+        [f"s{i % 3}" for i in range(n_utterances)],
+        offsets,
+        lengths,
+    )
     return np.concatenate(chunks).astype(np.float32), index
 
 
 # One padded shape (bucket 64 >= every length): one compilation for all training tests.
-FAST = blstm.BlstmSettings(hidden=HIDDEN, optimizer="adam", learning_rate=1e-2, epochs=4,
-                           batch_size=4, bucket_frames=64)
+FAST = blstm.BlstmSettings(
+    hidden=HIDDEN, optimizer="adam", learning_rate=1e-2, epochs=4, batch_size=4, bucket_frames=64
+)
 
 
 def test_a_short_run_lowers_the_loss():
@@ -148,20 +158,23 @@ def test_resume_after_interruption_gives_the_same_parameters(tmp_path, caplog):
     settings = blstm.BlstmSettings(**{**FAST.__dict__, "epochs": 3, "max_frames": 20})
     checkpoint = tmp_path / "blstm.checkpoint.npz"
     uninterrupted, full = blstm.train_blstm(codes, index, settings)
-    _, killed = blstm.train_blstm(codes, index, settings, checkpoint=checkpoint,
-                                  stop_after_epochs=1)
+    _, killed = blstm.train_blstm(
+        codes, index, settings, checkpoint=checkpoint, stop_after_epochs=1
+    )
     assert len(killed.records) == 1 and checkpoint.exists()
     with caplog.at_level(logging.INFO):
         resumed, history = blstm.train_blstm(codes, index, settings, checkpoint=checkpoint)
     assert history.resumed_from_epoch == 1 and "resuming after epoch 1" in caplog.text
     for name in ("forward", "backward", "readout"):
         for key in uninterrupted[name]:
-            np.testing.assert_array_equal(np.asarray(resumed[name][key]),
-                                          np.asarray(uninterrupted[name][key]))
+            np.testing.assert_array_equal(
+                np.asarray(resumed[name][key]), np.asarray(uninterrupted[name][key])
+            )
     assert [r["loss"] for r in history.records] == [r["loss"] for r in full.records]
     # Other data: the checkpoint is ignored, training starts afresh.
-    _, other = blstm.train_blstm(codes * 2, index, settings, checkpoint=checkpoint,
-                                 stop_after_epochs=1)
+    _, other = blstm.train_blstm(
+        codes * 2, index, settings, checkpoint=checkpoint, stop_after_epochs=1
+    )
     assert other.resumed_from_epoch == 0
 
 
@@ -185,8 +198,10 @@ def test_representations_pooling_and_file_round_trip(tmp_path):
     loaded, meta = blstm.load_blstm(tmp_path / "blstm.npz")
     assert meta == {"hidden": HIDDEN}
     np.testing.assert_allclose(
-        blstm.utterance_vectors(loaded, codes, index, batch_size=4, bucket_frames=64), means,
-        atol=1e-6)
+        blstm.utterance_vectors(loaded, codes, index, batch_size=4, bucket_frames=64),
+        means,
+        atol=1e-6,
+    )
 
 
 def test_settings_are_checked():
@@ -201,15 +216,20 @@ def test_settings_are_checked():
         blstm.train_blstm(codes, index, FAST)
     defaults = blstm.BlstmSettings()
     assert (defaults.hidden, defaults.learning_rate, defaults.epochs, defaults.pooling) == (
-        16, 1e-6, 45, "mean")
+        16,
+        1e-6,
+        45,
+        "mean",
+    )
 
 
 def test_a_non_finite_loss_stops_training_with_advice():
     codes, index = _corpus()
     # Squared errors of codes this large overflow float32, as a diverging run's would.
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        blstm.train_blstm(codes * 1e25, index, blstm.BlstmSettings(**{**FAST.__dict__,
-                                                                      "epochs": 1}))
+        blstm.train_blstm(
+            codes * 1e25, index, blstm.BlstmSettings(**{**FAST.__dict__, "epochs": 1})
+        )
 
 
 def test_bucket_lengths_are_few_and_waste_little():

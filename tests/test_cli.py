@@ -25,19 +25,24 @@ N_BINS, CONTEXT, CODES = 16, 3, 4
 PREDICT_HEADER = ",".join(PREDICT_COLUMNS)
 
 
-def _write_bundle(folder: Path, *, encoder_in: int = N_BINS * CONTEXT,
-                  coef_width: int = 2 * CODES) -> Path:
+def _write_bundle(
+    folder: Path, *, encoder_in: int = N_BINS * CONTEXT, coef_width: int = 2 * CODES
+) -> Path:
     """The files `write_bundle` writes, with random weights of the right (or given) shapes."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     spec = SpectrogramSpec(name="fft16", kind="fft", n_fft=512, n_bins=N_BINS)
-    np.savez(folder / "features.npz", mean=np.zeros(N_BINS, np.float32),
-             std=np.ones(N_BINS, np.float32), normalization=np.array("global"),
-             spec=np.array(json.dumps(asdict(spec))))
-    encoder = [{"W": rng.normal(0, 0.1, (encoder_in, 8)).astype(np.float32),
-                "b": np.zeros(8, np.float32)},
-               {"W": rng.normal(0, 0.1, (8, CODES)).astype(np.float32),
-                "b": np.zeros(CODES, np.float32)}]
+    np.savez(
+        folder / "features.npz",
+        mean=np.zeros(N_BINS, np.float32),
+        std=np.ones(N_BINS, np.float32),
+        normalization=np.array("global"),
+        spec=np.array(json.dumps(asdict(spec))),
+    )
+    encoder = [
+        {"W": rng.normal(0, 0.1, (encoder_in, 8)).astype(np.float32), "b": np.zeros(8, np.float32)},
+        {"W": rng.normal(0, 0.1, (8, CODES)).astype(np.float32), "b": np.zeros(CODES, np.float32)},
+    ]
     save_tree(folder / "encoder.npz", {"encoder": encoder}, {"model": MODEL})
     blstm = jax.tree_util.tree_map(np.asarray, init_blstm(jax.random.PRNGKey(0), CODES, 4))
     save_tree(folder / "blstm.npz", blstm, {"settings": {"pooling": "mean"}})
@@ -46,17 +51,22 @@ def _write_bundle(folder: Path, *, encoder_in: int = N_BINS * CONTEXT,
     heads |= head_arrays(fit_dimension(x, x[:, 0], 1.0), "activation")
     heads |= head_arrays(fit_dimension(x, x[:, 1], 1.0), "valence")
     np.savez(folder / "heads.npz", **heads)
-    info = {"format": 1, "model": MODEL, "context": CONTEXT, "classes": ["neutral", "anger",
-            "sadness", "happiness"], "blstm": True, "dimensions": ["activation", "valence"],
-            "window_s": 30.0}
+    info = {
+        "format": 1,
+        "model": MODEL,
+        "context": CONTEXT,
+        "classes": ["neutral", "anger", "sadness", "happiness"],
+        "blstm": True,
+        "dimensions": ["activation", "valence"],
+        "window_s": 30.0,
+    }
     (folder / "bundle.json").write_text(json.dumps(info))
     return folder
 
 
 def _voice(path: Path, seconds: float = 1.0, rate: int = 16_000, **kwargs) -> Path:
     t = np.arange(int(rate * seconds)) / rate
-    sf.write(path, 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(6 * t)), rate,
-             **kwargs)
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(6 * t)), rate, **kwargs)
     return path
 
 
@@ -86,8 +96,9 @@ def test_a_tiny_bundle_predicts_and_embeds(bundle, wav, tmp_path, capsys):
     header, row = out.splitlines()
     assert header.split("\t") == list(PREDICT_COLUMNS) and row.startswith(str(wav))
     assert (tmp_path / "p.csv").read_text().splitlines()[0] == PREDICT_HEADER
-    status, _, err = _run(capsys, "embed", bundle, wav, "--level", "blstm", "--out",
-                          tmp_path / "v.npy")
+    status, _, err = _run(
+        capsys, "embed", bundle, wav, "--level", "blstm", "--out", tmp_path / "v.npy"
+    )
     assert status == 0, err
     assert np.load(tmp_path / "v.npy").shape == (1, 4)
 
@@ -108,16 +119,24 @@ def test_out_never_replaces_an_input(bundle, wav, tmp_path, capsys, force):
         assert disguised.read_bytes() == before and link.is_symlink()
     # The bundle's own files are inputs too.
     heads = (bundle / "heads.npz").read_bytes()
-    status, _, err = _run(capsys, "embed", bundle, wav, "--level", "frames", "--out",
-                          bundle / "heads.npz", *force)
+    status, _, err = _run(
+        capsys, "embed", bundle, wav, "--level", "frames", "--out", bundle / "heads.npz", *force
+    )
     assert status == 2 and len(err) == 1 and (bundle / "heads.npz").read_bytes() == heads
 
 
-@pytest.mark.parametrize(("command", "name"), [
-    ("predict", "notes.csv"), ("embed", "codes.csv"), ("embed", "vectors.npy"),
-    ("embed", "frames.npz")])
-def test_out_refuses_an_unrelated_existing_file_unless_forced(bundle, wav, tmp_path, capsys,
-                                                               command, name):
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("predict", "notes.csv"),
+        ("embed", "codes.csv"),
+        ("embed", "vectors.npy"),
+        ("embed", "frames.npz"),
+    ],
+)
+def test_out_refuses_an_unrelated_existing_file_unless_forced(
+    bundle, wav, tmp_path, capsys, command, name
+):
     target = tmp_path / name
     target.write_text("file,something else\nmine,1\n")
     level = ["--level", "frames"] if name.endswith(".npz") else []
@@ -170,8 +189,9 @@ def test_window_s_shorter_than_a_spectrogram_window_is_refused(bundle, wav, caps
     assert status == 2 and len(err) == 1 and "spectrogram window" in err[0]
 
 
-@pytest.mark.parametrize("name", ["encoder.npz", "heads.npz", "blstm.npz", "features.npz",
-                                  "bundle.json"])
+@pytest.mark.parametrize(
+    "name", ["encoder.npz", "heads.npz", "blstm.npz", "features.npz", "bundle.json"]
+)
 @pytest.mark.parametrize("keep", [0.5, 0.0])
 def test_a_truncated_bundle_file_is_one_line_and_exit_2(tmp_path, wav, capsys, name, keep):
     bundle = _write_bundle(tmp_path / "bundle")
@@ -188,8 +208,7 @@ def test_a_missing_bundle_file_is_named(tmp_path, wav, capsys):
     bundle = _write_bundle(tmp_path / "bundle")
     (bundle / "heads.npz").unlink()
     status, _, err = _run(capsys, "predict", bundle, wav)
-    assert status == 2 and err == [f"affectrep: cannot load bundle {bundle}: heads.npz is "
-                                   "missing"]
+    assert status == 2 and err == [f"affectrep: cannot load bundle {bundle}: heads.npz is missing"]
 
 
 def _reshaped(folder: Path, name: str, key: str, shape: tuple) -> None:
@@ -199,18 +218,20 @@ def _reshaped(folder: Path, name: str, key: str, shape: tuple) -> None:
     np.savez(folder / name, **arrays)
 
 
-@pytest.mark.parametrize(("name", "key", "shape"), [
-    ("encoder.npz", "encoder/0/W", (N_BINS * CONTEXT + 1, 8)),  # another spectrogram's
-    ("encoder.npz", "encoder/1/W", (7, CODES)),  # does not take layer 0's width
-    ("encoder.npz", "encoder/1/b", (CODES + 1,)),
-    ("blstm.npz", "forward/W", (CODES + 1, 8)),
-    ("blstm.npz", "readout/b", (3,)),
-    ("heads.npz", "emotion/coef", (4, 2 * CODES + 2)),
-    ("heads.npz", "valence/mean", (3,)),
-    ("features.npz", "mean", (N_BINS + 1,)),
-])
-def test_arrays_of_the_wrong_shape_are_one_line_and_exit_2(tmp_path, wav, capsys, name, key,
-                                                           shape):
+@pytest.mark.parametrize(
+    ("name", "key", "shape"),
+    [
+        ("encoder.npz", "encoder/0/W", (N_BINS * CONTEXT + 1, 8)),  # another spectrogram's
+        ("encoder.npz", "encoder/1/W", (7, CODES)),  # does not take layer 0's width
+        ("encoder.npz", "encoder/1/b", (CODES + 1,)),
+        ("blstm.npz", "forward/W", (CODES + 1, 8)),
+        ("blstm.npz", "readout/b", (3,)),
+        ("heads.npz", "emotion/coef", (4, 2 * CODES + 2)),
+        ("heads.npz", "valence/mean", (3,)),
+        ("features.npz", "mean", (N_BINS + 1,)),
+    ],
+)
+def test_arrays_of_the_wrong_shape_are_one_line_and_exit_2(tmp_path, wav, capsys, name, key, shape):
     bundle = _write_bundle(tmp_path / "bundle")
     _reshaped(bundle, name, key, shape)
     status, stdout, err = _run(capsys, "embed", bundle, wav, "--out", tmp_path / "c.csv")
@@ -237,14 +258,14 @@ def test_bundle_json_that_disagrees_with_the_files_is_refused(tmp_path, wav, cap
 
 def test_bad_audio_is_named_and_skipped_and_the_rest_written(bundle, wav, tmp_path, capsys):
     (tmp_path / "broken.wav").write_text("not audio")
-    status, out, err = _run(capsys, "predict", bundle, tmp_path / "broken.wav", wav,
-                            "--out", tmp_path / "p.csv")
+    status, out, err = _run(
+        capsys, "predict", bundle, tmp_path / "broken.wav", wav, "--out", tmp_path / "p.csv"
+    )
     assert status == 1 and len(err) == 1 and "broken.wav: not_audio" in err[0]
     assert len(out.splitlines()) == 2 and len((tmp_path / "p.csv").read_text().splitlines()) == 2
 
 
-def test_an_unexpected_error_keeps_the_results_so_far(bundle, wav, tmp_path, capsys,
-                                                      monkeypatch):
+def test_an_unexpected_error_keeps_the_results_so_far(bundle, wav, tmp_path, capsys, monkeypatch):
     from affectrep.use.bundle import Bundle
 
     real = Bundle.predict
@@ -256,25 +277,23 @@ def test_an_unexpected_error_keeps_the_results_so_far(bundle, wav, tmp_path, cap
 
     monkeypatch.setattr(Bundle, "predict", predict)
     other = _voice(tmp_path / "b.wav")
-    status, out, err = _run(capsys, "predict", bundle, wav, other, wav, "--out",
-                            tmp_path / "p.csv")
+    status, out, err = _run(capsys, "predict", bundle, wav, other, wav, "--out", tmp_path / "p.csv")
     assert status == 2 and len(err) == 1
     assert "b.wav" in err[0] and "out of device memory" in err[0] and "1 file(s) not" in err[0]
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 2
 
 
-def test_an_unwritable_out_is_one_line_and_the_table_still_printed(bundle, wav, tmp_path,
-                                                                  capsys):
+def test_an_unwritable_out_is_one_line_and_the_table_still_printed(bundle, wav, tmp_path, capsys):
     (tmp_path / "plain").write_text("a file, not a folder")
-    status, out, err = _run(capsys, "predict", bundle, wav, "--out",
-                            tmp_path / "plain" / "p.csv")
+    status, out, err = _run(capsys, "predict", bundle, wav, "--out", tmp_path / "plain" / "p.csv")
     assert status == 2 and len(err) == 1 and "cannot write" in err[0]
     assert len(out.splitlines()) == 2
 
 
 def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.mark.parametrize("redirect", [">&-", ">/dev/full"])
@@ -282,8 +301,10 @@ def test_the_csv_is_written_when_stdout_is_closed_or_full(bundle, wav, tmp_path,
     if redirect == ">/dev/full" and not Path("/dev/full").exists():
         pytest.skip("no /dev/full")
     cli = f"{sys.executable} -m affectrep.use.cli"
-    result = _shell(f"{cli} predict {shlex.quote(str(bundle))} {shlex.quote(str(wav))} "
-                    f"--out p.csv {redirect}", tmp_path)
+    result = _shell(
+        f"{cli} predict {shlex.quote(str(bundle))} {shlex.quote(str(wav))} --out p.csv {redirect}",
+        tmp_path,
+    )
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith("affectrep: cannot print the table") and "stdout" in line
@@ -292,10 +313,13 @@ def test_the_csv_is_written_when_stdout_is_closed_or_full(bundle, wav, tmp_path,
 
 
 def test_the_csv_is_written_when_stdout_is_closed_while_running(bundle, wav, tmp_path):
-    code = ("import os, sys; os.close(1); from affectrep.use.cli import main; "
-            f"sys.exit(main(['predict', {str(bundle)!r}, {str(wav)!r}, '--out', 'p.csv']))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300)
+    code = (
+        "import os, sys; os.close(1); from affectrep.use.cli import main; "
+        f"sys.exit(main(['predict', {str(bundle)!r}, {str(wav)!r}, '--out', 'p.csv']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert result.returncode == 2, result.stderr
     (line,) = result.stderr.splitlines()
     assert "cannot print the table" in line

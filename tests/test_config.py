@@ -58,29 +58,59 @@ def test_errors_name_the_key(edit, message):
 @pytest.mark.parametrize(
     ("edit", "key", "also"),
     [
-        (lambda c: c["classification"].update(encoder="deep-fft999-c3"),
-         "classification.encoder", "fft999"),
-        (lambda c: c["representations"]["models"].append("tied-fft999-c5"),
-         "representations.models", "fft999"),
+        (
+            lambda c: c["classification"].update(encoder="deep-fft999-c3"),
+            "classification.encoder",
+            "fft999",
+        ),
+        (
+            lambda c: c["representations"]["models"].append("tied-fft999-c5"),
+            "representations.models",
+            "fft999",
+        ),
         (lambda c: c["use"].update(export=["untied-nospec-c1"]), "use.export", "nospec"),
-        (lambda c: c["autoencoders"]["models"].append("deep-fft999-c1"),
-         "autoencoders.models", "fft999"),
-        (lambda c: c["classification"].update(encoder="TIED_128_5"),
-         "classification.encoder", "TIED_128_5"),
+        (
+            lambda c: c["autoencoders"]["models"].append("deep-fft999-c1"),
+            "autoencoders.models",
+            "fft999",
+        ),
+        (
+            lambda c: c["classification"].update(encoder="TIED_128_5"),
+            "classification.encoder",
+            "TIED_128_5",
+        ),
         (lambda c: c["use"].update(export=["tied-fft128"]), "use.export", "tied-fft128"),
-        (lambda c: c["representations"]["models"].append("wide-fft128-c5"),
-         "representations.models", "wide-fft128-c5"),
-        (lambda c: c["features"].update(window="nosuchwindow"), "features.window",
-         "nosuchwindow"),
-        (lambda c: c["features"]["spectrograms"]["logmel40"].update(fmax=9000),
-         "features.spectrograms.logmel40", "fmax"),
-        (lambda c: c["features"]["spectrograms"].update(
-            mel80={"kind": "mel", "n_mels": 80, "fmax": 11025}),
-         "features.spectrograms.mel80", "fmax"),
+        (
+            lambda c: c["representations"]["models"].append("wide-fft128-c5"),
+            "representations.models",
+            "wide-fft128-c5",
+        ),
+        (lambda c: c["features"].update(window="nosuchwindow"), "features.window", "nosuchwindow"),
+        (
+            lambda c: c["features"]["spectrograms"]["logmel40"].update(fmax=9000),
+            "features.spectrograms.logmel40",
+            "fmax",
+        ),
+        (
+            lambda c: c["features"]["spectrograms"].update(
+                mel80={"kind": "mel", "n_mels": 80, "fmax": 11025}
+            ),
+            "features.spectrograms.mel80",
+            "fmax",
+        ),
     ],
-    ids=["encoder-spec", "representations-spec", "export-spec", "autoencoders-spec",
-         "encoder-malformed", "export-malformed", "representations-malformed", "window",
-         "fmax", "fmax-new-spectrogram"],
+    ids=[
+        "encoder-spec",
+        "representations-spec",
+        "export-spec",
+        "autoencoders-spec",
+        "encoder-malformed",
+        "export-malformed",
+        "representations-malformed",
+        "window",
+        "fmax",
+        "fmax-new-spectrogram",
+    ],
 )
 def test_model_ids_and_spectrogram_settings_are_checked_naming_the_key(edit, key, also):
     config = copy.deepcopy(_default())

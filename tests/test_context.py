@@ -27,8 +27,9 @@ def test_windows_repeat_edges_and_stay_in_their_utterance():
     frames, offsets, lengths = _frames()
     starts, ends = frame_bounds(offsets, lengths)
     rows = jnp.arange(7, dtype=jnp.int32)
-    windows = np.asarray(gather_windows(jnp.asarray(frames), rows, jnp.asarray(starts),
-                                        jnp.asarray(ends), 5))
+    windows = np.asarray(
+        gather_windows(jnp.asarray(frames), rows, jnp.asarray(starts), jnp.asarray(ends), 5)
+    )
     assert windows.shape == (7, 10)
     first_dims = windows[:, ::2]  # dim 0 of each of the 5 frames, oldest first
     assert first_dims.tolist() == [

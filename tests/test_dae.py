@@ -39,8 +39,9 @@ def test_tied_layer_has_one_weight_matrix():
     y = jnp.ones((1, 4))
     before = dae.decode_layer(tied, y)
     changed = {**tied, "W": tied["W"] * 2.0}
-    np.testing.assert_allclose(dae.decode_layer(changed, y) - tied["b_dec"],
-                               2.0 * (before - tied["b_dec"]), rtol=1e-5)
+    np.testing.assert_allclose(
+        dae.decode_layer(changed, y) - tied["b_dec"], 2.0 * (before - tied["b_dec"]), rtol=1e-5
+    )
     # And the gradient of a tied layer flows into W from both encoder and decoder.
     x = jnp.ones((3, 10))
     grads = jax.grad(lambda p: dae.sse(dae.decode_layer(p, dae.encode_layer(p, x)), x))(tied)
@@ -71,16 +72,21 @@ def test_deep_autoencoder_shapes_and_stack_conversion():
     assert [p["W"].shape for p in deep["decoder"]] == [(5, 10), (10, 20), (20, 40)]
     x = jnp.ones((3, 40))
     assert dae.deep_reconstruct(deep, x).shape == (3, 40)
-    layers = [dae.init_layer(jax.random.PRNGKey(i), a, b, tied=i % 2 == 0)
-              for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))]
+    layers = [
+        dae.init_layer(jax.random.PRNGKey(i), a, b, tied=i % 2 == 0)
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True))
+    ]
     converted = dae.deep_from_stack(layers)
     # With one layer, the deep reconstruction equals the layer's own.
     single = dae.deep_from_stack(layers[:1])
     np.testing.assert_allclose(
         dae.deep_reconstruct(single, x),
-        dae.decode_layer(layers[0], dae.encode_layer(layers[0], x)), rtol=1e-5)
-    np.testing.assert_allclose(dae.encode_stack(converted["encoder"], x),
-                               dae.encode_stack(layers, x), rtol=1e-6)
+        dae.decode_layer(layers[0], dae.encode_layer(layers[0], x)),
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        dae.encode_stack(converted["encoder"], x), dae.encode_stack(layers, x), rtol=1e-6
+    )
 
 
 def test_modules_hold_the_parameter_files_keys_and_compute_as_the_functions():

@@ -29,15 +29,29 @@ OPTIMIZER = ("optimizer", "learning_rate", "momentum", "weight_decay", "schedule
 # (settings type, its field) -> the config key whose schema default it takes.
 FROM_SCHEMA = {
     **{(OptimizerSettings, name): f"autoencoders.{name}" for name in OPTIMIZER},
-    **{(TrainSettings, name): f"autoencoders.{name}"
-       for name in (*OPTIMIZER, "batch_size", "epochs", "noise", "seed")},
-    **{(MlpSettings, name): f"classification.mlp.{name}"
-       for name in ("optimizer", "learning_rate", "momentum", "weight_decay", "batch_size",
-                    "max_epochs", "patience", "class_weights", "max_train_frames")},
+    **{
+        (TrainSettings, name): f"autoencoders.{name}"
+        for name in (*OPTIMIZER, "batch_size", "epochs", "noise", "seed")
+    },
+    **{
+        (MlpSettings, name): f"classification.mlp.{name}"
+        for name in (
+            "optimizer",
+            "learning_rate",
+            "momentum",
+            "weight_decay",
+            "batch_size",
+            "max_epochs",
+            "patience",
+            "class_weights",
+            "max_train_frames",
+        )
+    },
     (MlpSettings, "seed"): "classification.seed",
-    **{(BlstmSettings, name): f"representations.blstm.{name}"
-       for name in (*OPTIMIZER, "hidden", "epochs", "batch_size", "max_frames", "pooling",
-                    "seed")},
+    **{
+        (BlstmSettings, name): f"representations.blstm.{name}"
+        for name in (*OPTIMIZER, "hidden", "epochs", "batch_size", "max_frames", "pooling", "seed")
+    },
     (AudioPolicy, "min_duration_s"): "audio.min_duration_s",
     (AudioPolicy, "silence_peak"): "audio.silence_peak",
     (AudioPolicy, "channel"): "audio.channel",
@@ -73,8 +87,9 @@ CODE_ONLY = {
     (DemoSpec, "sample_rate"): "the paper's 16 kHz, not a setting of the workflow",
 }
 
-SETTINGS_TYPES = sorted({cls for cls, _ in [*FROM_SCHEMA, *CODE_ONLY]},
-                        key=lambda cls: cls.__name__)
+SETTINGS_TYPES = sorted(
+    {cls for cls, _ in [*FROM_SCHEMA, *CODE_ONLY]}, key=lambda cls: cls.__name__
+)
 
 
 def _field_default(cls, name):
@@ -87,8 +102,11 @@ def _as_schema_value(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-@pytest.mark.parametrize(("cls", "name"), sorted(FROM_SCHEMA, key=lambda k: (k[0].__name__, k[1])),
-                         ids=lambda v: v if isinstance(v, str) else v.__name__)
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    sorted(FROM_SCHEMA, key=lambda k: (k[0].__name__, k[1])),
+    ids=lambda v: v if isinstance(v, str) else v.__name__,
+)
 def test_a_settings_field_defaults_to_the_schema(cls, name):
     key = FROM_SCHEMA[cls, name]
     value = _field_default(cls, name)
@@ -106,7 +124,8 @@ def test_every_field_with_a_default_is_the_schemas_or_says_why_not(cls):
             continue
         assert (cls, field.name) in FROM_SCHEMA or (cls, field.name) in CODE_ONLY, (
             f"{cls.__name__}.{field.name}: take its default from the schema "
-            "(affectrep.defaults) or list it in CODE_ONLY with the reason")
+            "(affectrep.defaults) or list it in CODE_ONLY with the reason"
+        )
 
 
 def test_the_mlp_follows_the_schema_not_its_old_defaults():
@@ -139,8 +158,7 @@ def _schema_leaves(value, node, path=""):
     """(key, value in the config, the schema's default) of every key the config sets whose
     schema gives a default; a section's `default: {}` (leave it out and its keys apply) is
     not a value of its own."""
-    if path and "default" in node and not (node.get("type") == "object"
-                                           and node["default"] == {}):
+    if path and "default" in node and not (node.get("type") == "object" and node["default"] == {}):
         yield path, value, node["default"]
     if isinstance(value, dict):
         for key, item in value.items():
@@ -168,7 +186,8 @@ def test_config_yaml_repeats_the_schemas_defaults():
             continue
         assert value == expected and type(value) is type(expected), (
             f"config.yaml {key}: {value!r}, but the schema's default is {expected!r}; change "
-            "one of them, or list the key in DELIBERATE with the reason")
+            "one of them, or list the key in DELIBERATE with the reason"
+        )
         compared += 1
     assert compared > 50  # the walk reached the sections
 
@@ -182,14 +201,22 @@ def test_defaults_reads_the_schema_without_jax_or_snakemake():
         "loaded = [m for m in ('jax', 'flax', 'optax', 'snakemake') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
-                   env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""})
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": ""},
+    )
 
 
 def test_default_names_the_key_it_cannot_find():
     assert default("classification.mlp.patience") == 3
     assert section_defaults("representations.tsne") == {
-        "frames": 5000, "utterances": 5000, "perplexity": 30, "seed": 0}
+        "frames": 5000,
+        "utterances": 5000,
+        "perplexity": 30,
+        "seed": 0,
+    }
     with pytest.raises(KeyError, match="no key classification.mlp.nope"):
         default("classification.mlp.nope")
     with pytest.raises(KeyError, match="gives no default for corpora.\\*.root"):

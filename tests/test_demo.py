@@ -21,8 +21,9 @@ def corpus(tmp_path_factory):
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_the_same_seed_writes_the_same_bytes(corpus, tmp_path):
@@ -57,7 +58,8 @@ def test_every_wav_has_exactly_one_label_record(corpus):
     wav_ids = {p.stem for p in root.glob("Session*/sentences/wav/*/*.wav")}
     record_ids: list[str] = []
     summary_line = re.compile(
-        r"^\[\d+\.\d{4} - \d+\.\d{4}\]\t\S+\t[a-z]{3}\t\[\d\.\d{4}, \d\.\d{4}, \d\.\d{4}\]$")
+        r"^\[\d+\.\d{4} - \d+\.\d{4}\]\t\S+\t[a-z]{3}\t\[\d\.\d{4}, \d\.\d{4}, \d\.\d{4}\]$"
+    )
     for text_file in root.glob("Session*/dialog/EmoEvaluation/*.txt"):
         text = text_file.read_text()
         assert text.startswith("% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n")
@@ -77,7 +79,8 @@ def test_every_wav_has_exactly_one_label_record(corpus):
             assert record.summary_label == expected
             means = mean_ratings(record)
             assert record.summary_vad == pytest.approx(
-                (means["val"], means["act"], means["dom"]), abs=1e-4)
+                (means["val"], means["act"], means["dom"]), abs=1e-4
+            )
     assert sorted(record_ids) == sorted(wav_ids)
 
 

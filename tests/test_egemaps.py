@@ -44,8 +44,15 @@ def _vectors(seed=0, per_speaker=12, dims=10, spread=2.0):
     for s in range(1, 4):
         for g in "FM":
             for k in range(per_speaker):
-                rows.append(Utterance(id=f"S{s}{g}_{k}", path="", speaker=f"S{s}{g}",
-                                      session=f"S{s}", emotion=CLASSES[k % 4]))
+                rows.append(
+                    Utterance(
+                        id=f"S{s}{g}_{k}",
+                        path="",
+                        speaker=f"S{s}{g}",
+                        session=f"S{s}",
+                        emotion=CLASSES[k % 4],
+                    )
+                )
                 x.append(centres[k % 4] + rng.standard_normal(dims))
     labels = np.array([CLASSES.index(r.emotion) for r in rows])
     return np.array(x), labels, [r.speaker for r in rows], [r.id for r in rows], rows
@@ -77,8 +84,9 @@ def test_the_choice_of_c_never_depends_on_the_test_speaker():
     changed_x[np.flatnonzero(test)[0], 0] = np.nan  # missing values: imputed from training
     changed_labels = labels.copy()
     changed_labels[test] = (labels[test] + 2) % 4
-    second = evaluate_utterance_classifier(changed_x, changed_labels, speakers, fold,
-                                           settings=settings)
+    second = evaluate_utterance_classifier(
+        changed_x, changed_labels, speakers, fold, settings=settings
+    )
     assert second["chosen_C"] == first["chosen_C"]
     assert second["selection"] == first["selection"]
     assert second["predictions"] != first["predictions"]

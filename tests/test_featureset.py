@@ -20,8 +20,7 @@ def _corpus(tmp_path):
     for number, (speaker, seconds) in enumerate([("a", 0.5), ("a", 0.8), ("b", 0.6)]):
         path = tmp_path / f"u{number}.wav"
         gain = 0.1 if speaker == "a" else 0.5
-        sf.write(path, (gain * rng.standard_normal(int(16000 * seconds))).astype(np.float32),
-                 16000)
+        sf.write(path, (gain * rng.standard_normal(int(16000 * seconds))).astype(np.float32), 16000)
         rows.append(Utterance(id=f"u{number}", path=str(path), speaker=speaker))
     return rows
 
@@ -59,11 +58,13 @@ def test_per_speaker_normalisation(tmp_path):
     extract_feature_set(rows, MEL, *_files(tmp_path / "f"), normalization="speaker")
     frames, index = load_frames(*_files(tmp_path / "f")[:2])
     for speaker in ("a", "b"):
-        mine = np.concatenate([
-            frames[o : o + n]
-            for s, o, n in zip(index.speakers, index.offsets, index.lengths, strict=True)
-            if s == speaker
-        ])
+        mine = np.concatenate(
+            [
+                frames[o : o + n]
+                for s, o, n in zip(index.speakers, index.offsets, index.lengths, strict=True)
+                if s == speaker
+            ]
+        )
         np.testing.assert_allclose(mine.mean(axis=0), 0.0, atol=1e-4)
 
 

@@ -25,14 +25,17 @@ def _labels(counts: dict[str, int], seed: int = 0) -> list[str]:
 
 
 def test_subsample_is_balanced_and_deterministic():
-    labels = _labels({"neutral": 500, "anger": 120, "sadness": 30, "happiness": 300,
-                      "": 200, "frustration": 50})
+    labels = _labels(
+        {"neutral": 500, "anger": 120, "sadness": 30, "happiness": 300, "": 200, "frustration": 50}
+    )
     chosen = stratified_subsample(labels, 200, seed=3)
     counts = Counter(labels[i] for i in chosen)
     # Sadness gives all 30; the other three share the remaining 170 as equally as possible.
     assert len(chosen) == 200 and counts["sadness"] == 30
-    assert sorted(counts[c] for c in ("neutral", "anger", "happiness")) in ([56, 57, 57],
-                                                                           [56, 56, 58])
+    assert sorted(counts[c] for c in ("neutral", "anger", "happiness")) in (
+        [56, 57, 57],
+        [56, 56, 58],
+    )
     assert set(counts) <= set(CLASSES) and len(set(chosen.tolist())) == 200
     np.testing.assert_array_equal(chosen, stratified_subsample(labels, 200, seed=3))
     assert not np.array_equal(chosen, stratified_subsample(labels, 200, seed=4))
@@ -78,8 +81,13 @@ def test_figures_are_written_as_png_and_pdf(tmp_path):
     # A path given with a suffix writes the same pair, not "panels.png.png".
     assert save_figure(panels, tmp_path / "panels.png") == written
     assert [p.name for p in written] == ["panels.png", "panels.pdf"]
-    composite = plot_composite({m: _set(50, k) for k, m in enumerate(
-        ["deep-logmel40-c5", "tied-fft128-c5", "tied-fft513-c1"])}, "Utterance level")
+    composite = plot_composite(
+        {
+            m: _set(50, k)
+            for k, m in enumerate(["deep-logmel40-c5", "tied-fft128-c5", "tied-fft513-c1"])
+        },
+        "Utterance level",
+    )
     titles = [ax.get_title() for ax in composite.axes if ax.get_title()]
     assert titles[0] == "(a) Emotion : DEEP-MEL-5" and titles[-1] == "(i) Valence : TIED-513-1"
     assert len(titles) == 9

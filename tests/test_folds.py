@@ -23,9 +23,15 @@ def _rows(speakers_by_session, per_speaker=4, emotion=None):
     for session, speakers in speakers_by_session.items():
         for speaker in speakers:
             for k in range(per_speaker):
-                rows.append(Utterance(id=f"{speaker}_{k}", path="", speaker=speaker,
-                                      session=session,
-                                      emotion=emotion if emotion is not None else CLASSES[k % 4]))
+                rows.append(
+                    Utterance(
+                        id=f"{speaker}_{k}",
+                        path="",
+                        speaker=speaker,
+                        session=session,
+                        emotion=emotion if emotion is not None else CLASSES[k % 4],
+                    )
+                )
     return rows
 
 
@@ -49,19 +55,26 @@ def test_iemocap_sessions_give_ten_runs_each_speaker_tested_once():
         assert len(fold.train_speakers) == 8
     # Both assignments of a session: validation and test swapped.
     assert (folds[0].validation_speaker, folds[0].test_speaker) == (
-        folds[1].test_speaker, folds[1].validation_speaker)
+        folds[1].test_speaker,
+        folds[1].validation_speaker,
+    )
     assert fold_by_name(folds, "fold3-Ses03M").test_speaker == "Ses03M"
 
 
 def test_grouped_emodb_speakers_make_five_sessions():
-    rows = [Utterance(id=f"{s}_{k}", path="", speaker=s, gender=g, emotion=CLASSES[k])
-            for s, g in GENDERS.items() for k in range(4)]
+    rows = [
+        Utterance(id=f"{s}_{k}", path="", speaker=s, gender=g, emotion=CLASSES[k])
+        for s, g in GENDERS.items()
+        for k in range(4)
+    ]
     folds = make_folds(assign_sessions(rows))
     assert len(folds) == 10 and len({f.session for f in folds}) == 5
     assert sorted(f.test_speaker for f in folds) == sorted(GENDERS)
     for fold in folds:
         assert sorted(GENDERS[s] for s in (fold.validation_speaker, fold.test_speaker)) == [
-            "F", "M"]
+            "F",
+            "M",
+        ]
 
 
 def test_a_session_of_three_speakers_rotates_validation():
@@ -80,11 +93,14 @@ def test_unlabelled_speakers_take_no_part():
     assert "b3" not in {s for f in folds for s in (*f.train_speakers, f.test_speaker)}
 
 
-@pytest.mark.parametrize("sessions, message", [
-    ({"A": ["a1", "a2"], "B": ["b1"]}, "session B has a single labelled speaker .b1."),
-    ({"A": ["a1", "a2"]}, "at least 2 sessions"),
-    ({"": ["a1", "a2"], "B": ["b1", "b2"]}, "has no session; group speakers"),
-])
+@pytest.mark.parametrize(
+    "sessions, message",
+    [
+        ({"A": ["a1", "a2"], "B": ["b1"]}, "session B has a single labelled speaker .b1."),
+        ({"A": ["a1", "a2"]}, "at least 2 sessions"),
+        ({"": ["a1", "a2"], "B": ["b1", "b2"]}, "has no session; group speakers"),
+    ],
+)
 def test_bad_sessions_are_refused_with_the_reason(sessions, message):
     with pytest.raises(ValueError, match=message):
         make_folds(_rows(sessions))
@@ -122,8 +138,16 @@ def test_labels_positions_and_result_format():
     result = fold_result(fold, "m", ["u0", "u1", "u2", "u3"], truth, posteriors, {})
     assert result["weighted_accuracy"] == pytest.approx(0.75)
     assert result["unweighted_accuracy"] == pytest.approx((1 + 1 + 0.5) / 3)
-    assert result["per_class_recall"] == {"neutral": 1.0, "anger": 1.0, "sadness": 0.5,
-                                          "happiness": None}
-    assert result["predictions"][3] == {"id": "u3", "truth": "sadness", "predicted": "neutral",
-                                        "posteriors": [1.0, 0.0, 0.0, 0.0]}
+    assert result["per_class_recall"] == {
+        "neutral": 1.0,
+        "anger": 1.0,
+        "sadness": 0.5,
+        "happiness": None,
+    }
+    assert result["predictions"][3] == {
+        "id": "u3",
+        "truth": "sadness",
+        "predicted": "neutral",
+        "posteriors": [1.0, 0.0, 0.0, 0.0],
+    }
     assert result["fold"] == fold.name and result["test_speaker"] == "a1"

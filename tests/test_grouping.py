@@ -28,8 +28,10 @@ def test_round_robin_when_genders_do_not_pair():
 
 
 def _rows(*speakers, session=""):
-    return [Utterance(id=f"{s}{i}", path="", speaker=s, session=session, gender=g)
-            for i, (s, g) in enumerate(speakers)]
+    return [
+        Utterance(id=f"{s}{i}", path="", speaker=s, session=session, gender=g)
+        for i, (s, g) in enumerate(speakers)
+    ]
 
 
 def test_assign_sessions_from_a_mapping_or_automatically():

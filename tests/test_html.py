@@ -64,24 +64,26 @@ def test_a_table_page_is_self_contained_and_keeps_every_cell():
 
 
 def test_markdown_subset_escapes_text_and_leaves_code_blocks_alone():
-    text = "\n".join([
-        "Before <b>&</b> [figure1.png](figures/figure1.png) and `a<b`.",
-        "",
-        "- `level`: frames",
-        "- <i>x</i>",
-        "",
-        "## Settings",
-        "",
-        "```yaml",
-        "| not: a table |",
-        "| --- |",
-        "# not a heading <x>",
-        "```",
-        "",
-        "| a | b |",
-        "| --- | --- |",
-        "| <script>alert(1)</script> | 1 |",
-    ])
+    text = "\n".join(
+        [
+            "Before <b>&</b> [figure1.png](figures/figure1.png) and `a<b`.",
+            "",
+            "- `level`: frames",
+            "- <i>x</i>",
+            "",
+            "## Settings",
+            "",
+            "```yaml",
+            "| not: a table |",
+            "| --- |",
+            "# not a heading <x>",
+            "```",
+            "",
+            "| a | b |",
+            "| --- | --- |",
+            "| <script>alert(1)</script> | 1 |",
+        ]
+    )
     page = markdown_to_html(text, title="Activation and valence")
     assert "<title>Activation and valence</title>" in page
     assert "<h1>Activation and valence</h1>" in page  # no `#` heading of its own
@@ -90,8 +92,10 @@ def test_markdown_subset_escapes_text_and_leaves_code_blocks_alone():
     assert "<code>a&lt;b</code>" in page
     assert "<ul>\n<li><code>level</code>: frames</li>\n<li>&lt;i&gt;x&lt;/i&gt;</li>\n</ul>" in page
     assert "<h2>Settings</h2>" in page
-    assert ('<pre><code class="language-yaml">| not: a table |\n| --- |\n'
-            "# not a heading &lt;x&gt;</code></pre>") in page
+    assert (
+        '<pre><code class="language-yaml">| not: a table |\n| --- |\n'
+        "# not a heading &lt;x&gt;</code></pre>"
+    ) in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert parsed(page).tables == [[["a", "b"], ["<script>alert(1)</script>", "1"]]]
 
@@ -106,10 +110,16 @@ def test_cells_and_numbers():
 
 def test_the_table_writers_write_the_html_twin_of_their_markdown(tmp_path):
     results = {
-        "tied-fft128-c5": {"accuracy": 0.5, "unweighted_accuracy": 0.4,
-                           "architecture": [640, 32, 16, 4]},
-        "softmax-logmel40-c1": {"accuracy": 0.25, "unweighted_accuracy": 0.25,
-                                "architecture": [40, 4]},
+        "tied-fft128-c5": {
+            "accuracy": 0.5,
+            "unweighted_accuracy": 0.4,
+            "architecture": [640, 32, 16, 4],
+        },
+        "softmax-logmel40-c1": {
+            "accuracy": 0.25,
+            "unweighted_accuracy": 0.25,
+            "architecture": [40, 4],
+        },
     }
     write_table1(results, tmp_path / "table1.tsv", tmp_path / "table1.md", "Corpus `demo`.")
     table2_rows = [{"measure": "WA", "MLP": "48.10 ± 2.31", "paper IEMOCAP: MLP": "46.75"}]

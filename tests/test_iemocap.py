@@ -59,7 +59,9 @@ EMO_EVALUATION = (
 def test_parses_summary_and_annotator_lines():
     records = parse_emo_evaluation(EMO_EVALUATION)
     assert [r.utterance_id for r in records] == [
-        "Ses01F_impro01_F000", "Ses01F_impro01_M000", "Ses01F_impro01_F001",
+        "Ses01F_impro01_F000",
+        "Ses01F_impro01_M000",
+        "Ses01F_impro01_F001",
         "Ses01F_impro01_M001",
     ]
     first = records[0]
@@ -143,7 +145,9 @@ def test_reads_the_release_layout(tmp_path):
     assert Path(neutral.path).is_absolute() and Path(neutral.path).exists()
     frustrated = by_id["Ses01F_impro01_M000"]
     assert (frustrated.speaker, frustrated.emotion_raw, frustrated.emotion) == (
-        "Ses01M", "frustration", "",
+        "Ses01M",
+        "frustration",
+        "",
     )
     assert by_id["Ses01F_impro01_F001"].emotion == ""
 
@@ -177,9 +181,10 @@ def test_missing_root(tmp_path):
 def test_a_byte_order_mark_is_accepted(tmp_path):
     records = parse_emo_evaluation("\ufeff" + EMO_EVALUATION, "bom.txt")
     assert [r.utterance_id for r in records] == [
-        r.utterance_id for r in parse_emo_evaluation(EMO_EVALUATION)]
+        r.utterance_id for r in parse_emo_evaluation(EMO_EVALUATION)
+    ]
     # Also when the BOM stands right before the first record (no % header).
-    first_record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901"):]
+    first_record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901") :]
     assert len(parse_emo_evaluation("\ufeff" + first_record)) == 4
     _write_release(tmp_path, bom=True)
     assert len(_read(tmp_path)) == 4
@@ -189,7 +194,8 @@ def test_a_duplicate_utterance_id_names_both_label_files(tmp_path):
     _write_release(tmp_path)
     # A second dialog whose label file repeats Ses01F_impro01_M000's record.
     other = EMO_EVALUATION.replace("Ses01F_impro01", "Ses01F_impro02").replace(
-        "Ses01F_impro02_M000", "Ses01F_impro01_M000")
+        "Ses01F_impro02_M000", "Ses01F_impro01_M000"
+    )
     _write_release(tmp_path, other, dialog="Ses01F_impro02")
     labels = tmp_path / "Session1" / "dialog" / "EmoEvaluation"
     with pytest.raises(CorpusError) as caught:
@@ -201,9 +207,12 @@ def test_a_duplicate_utterance_id_names_both_label_files(tmp_path):
 
 
 def test_a_duplicate_utterance_id_in_one_file_names_both_lines():
-    record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901"):EMO_EVALUATION.index("[10.0100")]
-    with pytest.raises(CorpusError, match=r"a\.txt, line 34: utterance Ses01F_impro01_F000 "
-                                          r"is labelled again \(first on line 3\)"):
+    record = EMO_EVALUATION[EMO_EVALUATION.index("[6.2901") : EMO_EVALUATION.index("[10.0100")]
+    with pytest.raises(
+        CorpusError,
+        match=r"a\.txt, line 34: utterance Ses01F_impro01_F000 "
+        r"is labelled again \(first on line 3\)",
+    ):
         parse_emo_evaluation(EMO_EVALUATION + "\n" + record, "a.txt")
 
 
@@ -223,8 +232,12 @@ def test_a_duplicate_utterance_id_in_one_file_names_both_lines():
 def test_a_garbled_rating_line_names_file_and_line(tmp_path, good, garbled):
     assert good in EMO_EVALUATION
     text = EMO_EVALUATION.replace(good, garbled, 1)
-    line = EMO_EVALUATION.splitlines().index(
-        next(raw for raw in EMO_EVALUATION.splitlines() if raw.startswith(good))) + 1
+    line = (
+        EMO_EVALUATION.splitlines().index(
+            next(raw for raw in EMO_EVALUATION.splitlines() if raw.startswith(good))
+        )
+        + 1
+    )
     with pytest.raises(CorpusError, match=rf"Ses01F_impro01\.txt, line {line}: malformed"):
         parse_emo_evaluation(text, "Ses01F_impro01.txt")
     _write_release(tmp_path, EMO_EVALUATION)
@@ -248,10 +261,15 @@ def test_a_label_without_audio_is_listed_as_missing_and_counted(tmp_path):
     (wav_dir / "Ses01F_impro01_M001.wav").unlink()
     rows, rejected = read_iemocap(tmp_path)
     assert [r.id for r in rows] == [
-        "Ses01F_impro01_F000", "Ses01F_impro01_F001", "Ses01F_impro01_M000"]
+        "Ses01F_impro01_F000",
+        "Ses01F_impro01_F001",
+        "Ses01F_impro01_M000",
+    ]
     (missing,) = rejected
     assert (missing.path, missing.reason) == (
-        str((wav_dir / "Ses01F_impro01_M001.wav").resolve()), "missing")
+        str((wav_dir / "Ses01F_impro01_M001.wav").resolve()),
+        "missing",
+    )
     assert "Ses01F_impro01.txt, line 27" in missing.detail
     # Not asked for: a scripted-only read does not list improvised labels.
     assert read_iemocap(tmp_path, dialogs="scripted") == ([], [])
@@ -259,7 +277,8 @@ def test_a_label_without_audio_is_listed_as_missing_and_counted(tmp_path):
     kept, rejected = build_manifest(IEMOCAP, tmp_path, {"min_duration_s": 0.25})
     assert len(kept) == 3
     assert [(r.reason, Path(r.path).name) for r in rejected] == [
-        ("missing", "Ses01F_impro01_M001.wav")]
+        ("missing", "Ses01F_impro01_M001.wav")
+    ]
     summary = summarise(kept, rejected)
     assert "1 file rejected (rejected.tsv): missing 1 (labels without audio)" in summary
     assert summarise(kept).splitlines()[-1] == "no files rejected"
@@ -295,8 +314,10 @@ def test_bad_audio_and_unpaired_files_share_rejected(tmp_path):
     kept, rejected = build_manifest(IEMOCAP, tmp_path, {})
     assert [r.id for r in kept] == ["Ses01F_impro01_F001"]
     assert {Path(r.path).stem: r.reason for r in rejected} == {
-        "Ses01F_impro01_M001": "missing", "Ses01F_impro01_F000": "truncated",
-        "Ses01F_impro01_M000": "empty"}
+        "Ses01F_impro01_M001": "missing",
+        "Ses01F_impro01_F000": "truncated",
+        "Ses01F_impro01_M000": "empty",
+    }
     truncated = next(r for r in rejected if r.reason == "truncated")
     assert truncated.detail == "header says 8000 frames, 7000 readable"
     (wav_dir / "Ses01F_impro01_F001.wav").write_bytes(b"")

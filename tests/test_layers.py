@@ -69,7 +69,7 @@ def _rule_blocks() -> dict[str, tuple[str, str]]:
         starts = list(re.finditer(r"^(?:rule|checkpoint|use rule \w+ as) (\w+)", text, re.M))
         for number, match in enumerate(starts):
             end = starts[number + 1].start() if number + 1 < len(starts) else len(text)
-            blocks[match.group(1)] = (path.stem, text[match.start():end])
+            blocks[match.group(1)] = (path.stem, text[match.start() : end])
     return blocks
 
 
@@ -84,8 +84,9 @@ def _scripts_by_rules_file() -> dict[str, str]:
 
 
 def test_the_layers_are_the_folders_of_the_package():
-    folders = {path.name for path in PACKAGE.iterdir()
-               if path.is_dir() and (path / "__init__.py").exists()}
+    folders = {
+        path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()
+    }
     assert folders == set(LAYERS) - {"helpers"}
     assert (PACKAGE / "train" / "loop.py").exists()  # the one fit loop
 
@@ -93,11 +94,15 @@ def test_the_layers_are_the_folders_of_the_package():
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_a_module_imports_no_layer_above_its_own(module):
     mine = LAYERS.index(layer_of(module))
-    upward = {name: layer_of(name) for name in affectrep_imports(MODULES[module].read_text())
-              if LAYERS.index(layer_of(name)) > mine}
+    upward = {
+        name: layer_of(name)
+        for name in affectrep_imports(MODULES[module].read_text())
+        if LAYERS.index(layer_of(name)) > mine
+    }
     allowed = ALLOWED_UPWARD.get(module, set())
     assert {name for name, layer in upward.items() if layer not in allowed} == set(), (
-        f"{module} ({LAYERS[mine]}) imports a layer above it")
+        f"{module} ({LAYERS[mine]}) imports a layer above it"
+    )
 
 
 def test_every_import_names_a_module_that_exists():
@@ -130,11 +135,19 @@ def test_scripts_are_thin_and_call_their_rules_files_stages():
 def test_a_script_that_runs_jax_configures_it_before_anything_else():
     """The rules that hold data on the device (mem_mb=device_memory) train or encode with
     JAX: their scripts call `configure_jax(snakemake.threads)` right after the imports."""
-    scripts = {re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', block).group(1)
-               for _, block in _rule_blocks().values()
-               if "mem_mb=device_memory" in block and "script:" in block}
-    assert scripts >= {"pretrain_layer", "finetune_deep", "train_deep", "encode", "blstm_ae",
-                       "fold_mlp"}
+    scripts = {
+        re.search(r'script:\s*\n\s*"\.\./scripts/(\w+)\.py"', block).group(1)
+        for _, block in _rule_blocks().values()
+        if "mem_mb=device_memory" in block and "script:" in block
+    }
+    assert scripts >= {
+        "pretrain_layer",
+        "finetune_deep",
+        "train_deep",
+        "encode",
+        "blstm_ae",
+        "fold_mlp",
+    }
     for script in scripts:
         body = ast.parse((SCRIPTS / f"{script}.py").read_text()).body[1:]  # after the doc
         first = next(node for node in body if not isinstance(node, ast.Import | ast.ImportFrom))
@@ -144,16 +157,25 @@ def test_a_script_that_runs_jax_configures_it_before_anything_else():
 def _imports_in_workflow_files() -> list[str]:
     """The affectrep modules the Snakefile and the rules files import (top or in functions)."""
     text = "\n".join(path.read_text() for path in [ROOT / "Snakefile", *RULES.glob("*.smk")])
-    return sorted(set(re.findall(r"^\s*from (affectrep[\w.]*) import", text, re.M))
-                  | set(re.findall(r"^\s*import (affectrep[\w.]*)", text, re.M)))
+    return sorted(
+        set(re.findall(r"^\s*from (affectrep[\w.]*) import", text, re.M))
+        | set(re.findall(r"^\s*import (affectrep[\w.]*)", text, re.M))
+    )
 
 
 def _loaded_after_importing(modules: list[str]) -> list[str]:
-    code = (f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
-            f"print([m for m in {JAX!r} if m in sys.modules])\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False,
-                          env={"PYTHONPATH": str(SRC), "PATH": os.environ.get("PATH", "")})
+    code = (
+        f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
+        f"print([m for m in {JAX!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PYTHONPATH": str(SRC), "PATH": os.environ.get("PATH", "")},
+    )
     assert done.returncode == 0, done.stderr
     return ast.literal_eval(done.stdout.strip())
 

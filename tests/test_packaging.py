@@ -26,8 +26,9 @@ COMMIT = re.compile(r"^([0-9a-f]{40}(\+dirty)?|unknown)$")
 
 
 def _run(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120,
-                          check=False, **kwargs)
+    return subprocess.run(
+        list(args), cwd=cwd, capture_output=True, text=True, timeout=120, check=False, **kwargs
+    )
 
 
 # --- the command and the package ------------------------------------------------------------
@@ -74,11 +75,13 @@ def test_python_m_affectrep_is_the_command():
 
 
 def test_importing_affectrep_loads_no_jax_and_bundle_comes_lazily():
-    code = ("import sys, affectrep\n"
-            "print(sorted(m for m in ('jax', 'jaxlib', 'flax', 'optax') if m in sys.modules))\n"
-            "from affectrep import Bundle\n"
-            "from affectrep.use.bundle import Bundle as B\n"
-            "print(Bundle is B)\n")
+    code = (
+        "import sys, affectrep\n"
+        "print(sorted(m for m in ('jax', 'jaxlib', 'flax', 'optax') if m in sys.modules))\n"
+        "from affectrep import Bundle\n"
+        "from affectrep.use.bundle import Bundle as B\n"
+        "print(Bundle is B)\n"
+    )
     done = _run(sys.executable, "-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"]
@@ -100,8 +103,7 @@ def test_git_commit_is_unknown_outside_a_checkout(tmp_path, monkeypatch):
     version.git_commit.cache_clear()
     try:
         assert version.git_commit() == "unknown"
-        assert version.software() == {"version": affectrep.__version__,
-                                      "git_commit": "unknown"}
+        assert version.software() == {"version": affectrep.__version__, "git_commit": "unknown"}
     finally:
         version.git_commit.cache_clear()
 
@@ -119,16 +121,35 @@ def test_report_names_the_version_and_commit(tmp_path):
     from affectrep.data.manifest import Utterance, write_manifest
     from affectrep.stages.report import build_report
 
-    write_manifest([Utterance(id="a", path="", speaker="s1", session="1", gender="F",
-                              emotion="anger", duration_s=1.0)], tmp_path / "manifest.tsv")
+    write_manifest(
+        [
+            Utterance(
+                id="a",
+                path="",
+                speaker="s1",
+                session="1",
+                gender="F",
+                emotion="anger",
+                duration_s=1.0,
+            )
+        ],
+        tmp_path / "manifest.tsv",
+    )
     (tmp_path / "summary.txt").write_text("1 utterance\n")
     (tmp_path / "rejected.tsv").write_text("path\treason\tdetail\n")
     (tmp_path / "benchmarks").mkdir()
-    text = build_report("demo", manifest=tmp_path / "manifest.tsv",
-                        summary=tmp_path / "summary.txt", rejected=tmp_path / "rejected.tsv",
-                        tables={}, figures=[], benchmarks=tmp_path / "benchmarks", record={},
-                        output=tmp_path / "report.md")
-    software = text[text.index("## Software"):]
+    text = build_report(
+        "demo",
+        manifest=tmp_path / "manifest.tsv",
+        summary=tmp_path / "summary.txt",
+        rejected=tmp_path / "rejected.tsv",
+        tables={},
+        figures=[],
+        benchmarks=tmp_path / "benchmarks",
+        record={},
+        output=tmp_path / "report.md",
+    )
+    software = text[text.index("## Software") :]
     assert f"Written by affectrep {version.describe()}." in software
 
 
@@ -141,25 +162,53 @@ def test_bundle_json_records_the_version_and_commit(tmp_path):
     from affectrep.use.bundle import write_bundle
 
     rng = np.random.default_rng(0)
-    rows = [Utterance(id=f"Ses0{s}{g}_{k:02d}", path="", speaker=f"Ses0{s}{g}",
-                      session=f"Ses0{s}", gender=g, emotion=CLASSES[k % 4], duration_s=1.0)
-            for s in (1, 2, 3) for g in "FM" for k in range(8)]
+    rows = [
+        Utterance(
+            id=f"Ses0{s}{g}_{k:02d}",
+            path="",
+            speaker=f"Ses0{s}{g}",
+            session=f"Ses0{s}",
+            gender=g,
+            emotion=CLASSES[k % 4],
+            duration_s=1.0,
+        )
+        for s in (1, 2, 3)
+        for g in "FM"
+        for k in range(8)
+    ]
     write_manifest(rows, tmp_path / "manifest.tsv")
     np.save(tmp_path / "pooled.npy", rng.standard_normal((len(rows), 4)).astype(np.float32))
     write_ids(rows, tmp_path / "pooled.tsv")
     lengths = np.full(len(rows), 3)
-    write_index(FeatureIndex([r.id for r in rows], [r.speaker for r in rows],
-                             np.cumsum(lengths) - lengths, lengths), tmp_path / "index.tsv")
+    write_index(
+        FeatureIndex(
+            [r.id for r in rows], [r.speaker for r in rows], np.cumsum(lengths) - lengths, lengths
+        ),
+        tmp_path / "index.tsv",
+    )
     spec = SpectrogramSpec(name="fft16", kind="fft", n_bins=16)
-    np.savez(tmp_path / "stats.npz", spec=np.array(json.dumps(asdict(spec))),
-             normalization=np.array("global"))
+    np.savez(
+        tmp_path / "stats.npz",
+        spec=np.array(json.dumps(asdict(spec))),
+        normalization=np.array("global"),
+    )
     np.savez(tmp_path / "encoder.npz", W=np.zeros((2, 2)))
-    info = write_bundle(tmp_path / "bundle", model="tied-fft16-c1", corpus="demo",
-                        encoder_file=tmp_path / "encoder.npz", blstm_file=None,
-                        stats_file=tmp_path / "stats.npz", pooled_file=tmp_path / "pooled.npy",
-                        ids_file=tmp_path / "pooled.tsv", index_file=tmp_path / "index.tsv",
-                        manifest=tmp_path / "manifest.tsv", record={}, window_s=30.0,
-                        utterance={"c_grid": [1.0], "class_weights": True}, seed=0)
+    info = write_bundle(
+        tmp_path / "bundle",
+        model="tied-fft16-c1",
+        corpus="demo",
+        encoder_file=tmp_path / "encoder.npz",
+        blstm_file=None,
+        stats_file=tmp_path / "stats.npz",
+        pooled_file=tmp_path / "pooled.npy",
+        ids_file=tmp_path / "pooled.tsv",
+        index_file=tmp_path / "index.tsv",
+        manifest=tmp_path / "manifest.tsv",
+        record={},
+        window_s=30.0,
+        utterance={"c_grid": [1.0], "class_weights": True},
+        seed=0,
+    )
     written = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
     assert written["affectrep"] == info["affectrep"] == version.software()
     assert COMMIT.match(written["affectrep"]["git_commit"])
@@ -244,16 +293,26 @@ def test_the_egemaps_rule_has_its_own_env_with_opensmile():
     env = _env("egemaps.yaml")
     assert "opensmile" in _packages(env)
     rules = (ROOT / "workflow" / "rules" / "classification.smk").read_text()
-    body = rules[rules.index("rule egemaps:"):]
-    body = body[:body.index("\nrule ", 1)] if "\nrule " in body[1:] else body
+    body = rules[rules.index("rule egemaps:") :]
+    body = body[: body.index("\nrule ", 1)] if "\nrule " in body[1:] else body
     assert re.search(r'conda:\s*\n\s*"\.\./\.\./envs/egemaps\.yaml"', body)
 
 
 # conda package -> the module its Python code imports
-MODULES = {"jax": "jax", "flax": "flax", "optax": "optax", "matplotlib-base": "matplotlib",
-           "opentsne": "openTSNE", "jsonschema": "jsonschema", "numpy": "numpy",
-           "scipy": "scipy", "scikit-learn": "sklearn", "pysoundfile": "soundfile",
-           "pyyaml": "yaml", "snakemake": "snakemake"}
+MODULES = {
+    "jax": "jax",
+    "flax": "flax",
+    "optax": "optax",
+    "matplotlib-base": "matplotlib",
+    "opentsne": "openTSNE",
+    "jsonschema": "jsonschema",
+    "numpy": "numpy",
+    "scipy": "scipy",
+    "scikit-learn": "sklearn",
+    "pysoundfile": "soundfile",
+    "pyyaml": "yaml",
+    "snakemake": "snakemake",
+}
 
 
 def test_the_egemaps_script_imports_nothing_its_env_leaves_out():
@@ -263,16 +322,23 @@ def test_the_egemaps_script_imports_nothing_its_env_leaves_out():
     left_out.discard("snakemake")  # Snakemake's `script:` brings its own modules
     forbidden = sorted(MODULES[name] for name in left_out)
     script = ROOT / "workflow" / "scripts" / "egemaps.py"
-    modules = sorted({node.module if isinstance(node, ast.ImportFrom) else alias.name
-                      for node in ast.walk(ast.parse(script.read_text()))
-                      if isinstance(node, ast.Import | ast.ImportFrom)
-                      for alias in node.names
-                      if (getattr(node, "module", None) or alias.name).startswith("affectrep")})
+    modules = sorted(
+        {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(ast.parse(script.read_text()))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+            if (getattr(node, "module", None) or alias.name).startswith("affectrep")
+        }
+    )
     assert modules, "the egemaps script imports no affectrep module"
-    code = (f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
-            f"print([m for m in {forbidden!r} if m in sys.modules])\n")
-    done = _run(sys.executable, "-c", code, env={"PYTHONPATH": str(ROOT / "src"),
-                                                 "PATH": "/usr/bin:/bin"})
+    code = (
+        f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
+        f"print([m for m in {forbidden!r} if m in sys.modules])\n"
+    )
+    done = _run(
+        sys.executable, "-c", code, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{modules} import {done.stdout.strip()}"
 
@@ -302,8 +368,13 @@ def _old_pythons(folder: Path) -> list[str]:
     """Two stand-ins, and a real Python 3.10 where this machine has one that runs."""
     pythons = [str(_fake_python(folder, "3.10")), str(_fake_python(folder, "3.14"))]
     for real in (shutil.which("python3.10"), "/root/.pyenv/versions/3.10.13/bin/python"):
-        if real and _run(real, "-c", "import sys; assert sys.version_info[:2] == (3, 10)",
-                         cwd=folder).returncode == 0:
+        if (
+            real
+            and _run(
+                real, "-c", "import sys; assert sys.version_info[:2] == (3, 10)", cwd=folder
+            ).returncode
+            == 0
+        ):
             return [*pythons, real]
     return pythons
 
@@ -315,8 +386,11 @@ def test_make_refuses_an_unsupported_python_in_one_line_before_installing(make_d
         assert done.returncode != 0
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1, done.stderr
-        assert re.search(rf"affectrep needs Python 3\.11 to 3\.13 but {re.escape(python)} is "
-                         rf"Python 3\.1[04]: .*\(make {target} PYTHON=python3\.12\)", lines[0])
+        assert re.search(
+            rf"affectrep needs Python 3\.11 to 3\.13 but {re.escape(python)} is "
+            rf"Python 3\.1[04]: .*\(make {target} PYTHON=python3\.12\)",
+            lines[0],
+        )
         assert not (make_dir / ".venv").exists() and done.stdout == ""
 
 
@@ -348,8 +422,12 @@ def test_make_clean_removes_results_and_snakemake_only_and_says_so(make_dir, tmp
     done = _run("make", "clean", cwd=make_dir)
     assert done.returncode == 0, done.stderr
     assert "make clean: removed results/ .snakemake/;" in done.stdout
-    assert sorted(p.name for p in make_dir.iterdir()) == [".venv", "Makefile", "config",
-                                                          "pyproject.toml"]
+    assert sorted(p.name for p in make_dir.iterdir()) == [
+        ".venv",
+        "Makefile",
+        "config",
+        "pyproject.toml",
+    ]
     assert (elsewhere / "keep.txt").exists()  # the link went, not what it pointed to
     again = _run("make", "clean", cwd=make_dir)
     assert "removed nothing" in again.stdout

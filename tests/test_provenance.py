@@ -88,8 +88,9 @@ def test_plain_numpy_scalars_become_python():
     assert type(out["i"]) is int and type(out["f"]) is float and type(out["g"]) is int
 
 
-@pytest.mark.parametrize("value", [object(), np.zeros(3), {"k": object()}, [1, object()],
-                                   lambda: 1])
+@pytest.mark.parametrize(
+    "value", [object(), np.zeros(3), {"k": object()}, [1, object()], lambda: 1]
+)
 def test_plain_refuses_non_plain_objects(value):
     with pytest.raises(TypeError, match="not a plain setting"):
         plain(value)
@@ -105,9 +106,11 @@ def test_plain_a_class_is_not_taken_for_a_dataclass_instance():
 
 def test_job_key_sorts_wildcards():
     assert job_key("features", {"spec": "fft128", "corpus": "demo"}) == (
-        "features[corpus=demo,spec=fft128]")
+        "features[corpus=demo,spec=fft128]"
+    )
     assert job_key("features", {"corpus": "demo", "spec": "fft128"}) == (
-        "features[corpus=demo,spec=fft128]")
+        "features[corpus=demo,spec=fft128]"
+    )
     assert job_key("report", {}) == "report"
 
 
@@ -139,8 +142,15 @@ def test_record_source(output, source):
     assert record_source(output) == Path(source)
 
 
-@pytest.mark.parametrize("output", ["results/demo/figures/fig1.png", "results/demo/fig.pdf",
-                                    "results/demo/audio/a.wav", "results/demo/audio"])
+@pytest.mark.parametrize(
+    "output",
+    [
+        "results/demo/figures/fig1.png",
+        "results/demo/fig.pdf",
+        "results/demo/audio/a.wav",
+        "results/demo/audio",
+    ],
+)
 def test_outputs_without_a_record(output):
     assert record_source(output) is None
 
@@ -165,8 +175,9 @@ def _feature_job(tmp_path):
 
 def test_stamping_an_npz_keeps_its_arrays_and_adds_the_record(tmp_path):
     folder, job = _feature_job(tmp_path)
-    expected = {FEATURES: {"policy": [1, 2],
-                           "spec": {"hop_ms": 10, "n_bins": 128, "window": "hamming"}}}
+    expected = {
+        FEATURES: {"policy": [1, 2], "spec": {"hop_ms": 10, "n_bins": 128, "window": "hamming"}}
+    }
     assert job.record == expected
     with np.load(folder / "stats.npz") as archive:
         assert set(archive.files) == {"mean", "std", PROVENANCE_KEY}
@@ -174,8 +185,9 @@ def test_stamping_an_npz_keeps_its_arrays_and_adds_the_record(tmp_path):
         np.testing.assert_array_equal(archive["std"], np.full(3, 2.0))
         assert json.loads(str(archive[PROVENANCE_KEY])) == expected
     # frames.npy and index.tsv are untouched and read their record from stats.npz.
-    np.testing.assert_array_equal(np.load(folder / "frames.npy"),
-                                  np.arange(12, dtype=np.float32).reshape(4, 3))
+    np.testing.assert_array_equal(
+        np.load(folder / "frames.npy"), np.arange(12, dtype=np.float32).reshape(4, 3)
+    )
     assert not (folder / "frames.json").exists() and not (folder / "index.json").exists()
     assert read_record(folder / "frames.npy") == expected
     assert read_record(folder / "index.tsv") == expected
@@ -209,8 +221,11 @@ def test_stamping_a_json_keeps_its_keys(tmp_path):
     assert content[PROVENANCE_KEY] == {"export[model=m]": {"k": 1}}
     assert (folder / "MODEL_CARD.md").read_text() == "# card\n"
     assert read_record(folder / "MODEL_CARD.md") == {"export[model=m]": {"k": 1}}
-    assert sorted(p.name for p in folder.iterdir()) == ["MODEL_CARD.md", "bundle.json",
-                                                        "config.yaml"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "MODEL_CARD.md",
+        "bundle.json",
+        "config.yaml",
+    ]
 
 
 def test_a_tables_html_twin_shares_the_record_of_its_markdown(tmp_path):
@@ -220,9 +235,14 @@ def test_a_tables_html_twin_shares_the_record_of_its_markdown(tmp_path):
     for name, path in outputs.items():
         path.write_text(f"{name}\n")
     JobProvenance("table2[corpus=demo]", {"methods": ["mlp"]}, {}).stamp(
-        [*outputs.values(), tables / "table2.json"])
+        [*outputs.values(), tables / "table2.json"]
+    )
     assert sorted(p.name for p in tables.iterdir()) == [
-        "table2.html", "table2.json", "table2.md", "table2.tsv"]
+        "table2.html",
+        "table2.json",
+        "table2.md",
+        "table2.tsv",
+    ]
     for name, path in outputs.items():
         assert path.read_text() == f"{name}\n"
         assert read_record(path) == {"table2[corpus=demo]": {"methods": ["mlp"]}}
@@ -256,12 +276,15 @@ def test_a_jobs_record_is_its_inputs_records_plus_its_own(tmp_path):
     upstream = inputs_record([folder / "frames.npy", folder / "index.tsv"])
     encode = JobProvenance("encode[corpus=demo,m=x]", {"chunk": 64.0}, upstream)
     encode.stamp([tmp_path / "codes" / "x.npy"])
-    assert encode.record == {**read_record(folder / "stats.npz"),
-                             "encode[corpus=demo,m=x]": {"chunk": 64}}
+    assert encode.record == {
+        **read_record(folder / "stats.npz"),
+        "encode[corpus=demo,m=x]": {"chunk": 64},
+    }
     assert read_record(tmp_path / "codes" / "x.npy") == encode.record
     # A third job sees both upstream jobs.
     downstream = JobProvenance(
-        "table1", {"t": 1}, inputs_record([tmp_path / "codes" / "x.npy", folder / "frames.npy"]))
+        "table1", {"t": 1}, inputs_record([tmp_path / "codes" / "x.npy", folder / "frames.npy"])
+    )
     assert set(downstream.record) == {FEATURES, "encode[corpus=demo,m=x]", "table1"}
     assert list(downstream.record) == sorted(downstream.record)
 
@@ -298,10 +321,14 @@ def test_summarise_by_rule_shared_settings_and_per_job_values():
     record = {
         "features[corpus=demo,spec=fft128]": {"hop_ms": 10, "n_bins": 128},
         "features[corpus=demo,spec=fft513]": {"hop_ms": 10, "n_bins": 513},
-        "pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]":
-            {"lr": 0.0001, "width": 320},
-        "pretrain_layer[corpus=demo,layer=2,stacked=tied-fft128-c5,without=]":
-            {"lr": 0.0001, "width": 160},
+        "pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]": {
+            "lr": 0.0001,
+            "width": 320,
+        },
+        "pretrain_layer[corpus=demo,layer=2,stacked=tied-fft128-c5,without=]": {
+            "lr": 0.0001,
+            "width": 160,
+        },
         "report": {"title": "t"},
     }
     summary = summarise_by_rule(record)
@@ -311,8 +338,10 @@ def test_summarise_by_rule_shared_settings_and_per_job_values():
     assert summary["features"]["per job"] == {"n_bins": {"spec=fft128": 128, "spec=fft513": 513}}
     layers = summary["pretrain_layer"]
     assert layers["settings"] == {"lr": 0.0001}
-    assert layers["per job"]["width"] == {"layer=1,stacked=tied-fft128-c5": 320,
-                                          "layer=2,stacked=tied-fft128-c5": 160}
+    assert layers["per job"]["width"] == {
+        "layer=1,stacked=tied-fft128-c5": 320,
+        "layer=2,stacked=tied-fft128-c5": 160,
+    }
     assert summary["report"] == {"jobs": 1, "settings": {"title": "t"}}
 
 
@@ -321,7 +350,8 @@ def test_summarise_by_rule_caps_the_listed_values():
     capped = summarise_by_rule(record, max_listed=3)["train"]
     assert capped["settings"] == {"lr": 1}
     assert isinstance(capped["per job"]["seed"], str) and capped["per job"]["seed"].startswith(
-        "5 values")
+        "5 values"
+    )
     listed = summarise_by_rule(record, max_listed=5)["train"]
     assert listed["per job"]["seed"] == {f"m=m{i}": i for i in range(5)}
 

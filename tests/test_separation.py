@@ -87,13 +87,23 @@ def test_row_and_table(tmp_path):
     points, emotions, speakers = _separable()
     activation = list(points[:, 0] + points[:, 2])
     valence = [None] * len(points)
-    row = separation_row(points, emotions, activation, valence, speakers, level="utterances",
-                         model="TIED-128-5", k=5, max_points=200)
+    row = separation_row(
+        points,
+        emotions,
+        activation,
+        valence,
+        speakers,
+        level="utterances",
+        model="TIED-128-5",
+        k=5,
+        max_points=200,
+    )
     assert tuple(row) == COLUMNS
     assert row["n_points"] == 200 and row["knn_ua"] > 0.9
     assert row["spearman_activation"] > 0.9 and math.isnan(row["spearman_valence"])
-    write_separation_table([row, {**row, "level": "frames"}], tmp_path / "sep.tsv",
-                           tmp_path / "sep.md")
+    write_separation_table(
+        [row, {**row, "level": "frames"}], tmp_path / "sep.tsv", tmp_path / "sep.md"
+    )
     lines = (tmp_path / "sep.tsv").read_text().splitlines()
     assert lines[0].split("\t") == list(COLUMNS) and len(lines) == 3
     assert lines[1].split("\t")[-1] == ""  # NaN is an empty cell

@@ -29,8 +29,15 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILES = REPO / "profiles"
 TARGET = "results/demo/tables/table1.md"
 MODEL = "deep-logmel40-c1"
-GPU_RULES = {"pretrain_layer", "finetune_deep", "train_deep", "encode", "blstm_ae", "fold_mlp",
-             "encode_from"}
+GPU_RULES = {
+    "pretrain_layer",
+    "finetune_deep",
+    "train_deep",
+    "encode",
+    "blstm_ae",
+    "fold_mlp",
+    "encode_from",
+}
 # CPUs a job asks for: the training rules 4 (the profile), the demo synthesis its 8 threads.
 CPUS = {**dict.fromkeys(GPU_RULES, "4"), "demo_corpus": "8"}
 # Seconds for the whole SLURM run (2.5 minutes on 2 busy cores).
@@ -41,8 +48,12 @@ LOCAL_TIMEOUT = 300
 # autoencoder (train, encode), its validation and the log-mel baseline's, Table 1.
 CONFIG = {
     "run": ["demo"],
-    "corpora": {"demo": {"reader": "iemocap",
-                         "demo": {"seed": 3, "sessions": 2, "utterances_per_speaker": 8}}},
+    "corpora": {
+        "demo": {
+            "reader": "iemocap",
+            "demo": {"seed": 3, "sessions": 2, "utterances_per_speaker": 8},
+        }
+    },
     "autoencoders": {
         "models": [MODEL],
         "hidden": {"logmel40-c1": [20, 10]},
@@ -56,16 +67,34 @@ CONFIG = {
 }
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None,
-              timeout: float = 300) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, env: dict | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     """snakemake in its own process group; on timeout interrupted (SLURM jobs cancelled)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(CONFIG))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml"), *args]
-    process = subprocess.Popen(command, cwd=workdir, env=env, text=True,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -106,26 +135,40 @@ def cluster():
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm")
-    env = {**cluster.env, "AFFECTREP_SLURM_PARTITION": PARTITION,
-           "AFFECTREP_SLURM_ACCOUNT": ACCOUNT}
+    env = {
+        **cluster.env,
+        "AFFECTREP_SLURM_PARTITION": PARTITION,
+        "AFFECTREP_SLURM_ACCOUNT": ACCOUNT,
+    }
     env.pop("AFFECTREP_SLURM_GPUS", None)
     start = time.monotonic()
     # The profile as it is; only: two jobs at once on this small machine, and a first
     # status check after 5 s instead of 40 s (then 20 s, 45 s, ...: a job here takes 10 s).
-    process = snakemake(workdir, "--profile", str(PROFILES / "slurm"), "--jobs", "2",
-                        "--slurm-init-seconds-before-status-checks", "5", TARGET,
-                        env=env, timeout=SLURM_TIMEOUT)
+    process = snakemake(
+        workdir,
+        "--profile",
+        str(PROFILES / "slurm"),
+        "--jobs",
+        "2",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        TARGET,
+        env=env,
+        timeout=SLURM_TIMEOUT,
+    )
     elapsed = time.monotonic() - start
     print(f"\nSLURM run: {elapsed:.0f} s", file=sys.stderr)
     if process.returncode != 0:
         slurm_logs = "\n".join(
             f"==== {path.relative_to(workdir)} ====\n{path.read_text(errors='replace')[-3000:]}"
-            for path in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log")))
+            for path in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+        )
         squeue = cluster.run("squeue", "-a", "-l").stdout
         pytest.fail(
             f"snakemake --profile profiles/slurm: {process.returncode} after {elapsed:.0f} s "
             f"(limit {SLURM_TIMEOUT} s)\n==== snakemake ====\n{process.stdout[-8000:]}\n"
-            f"==== squeue ====\n{squeue}\n{slurm_logs}\n{cluster.logs()}")
+            f"==== squeue ====\n{squeue}\n{slurm_logs}\n{cluster.logs()}"
+        )
     return workdir, process.stdout
 
 
@@ -133,10 +176,18 @@ def slurm_run(cluster, tmp_path_factory):
 def local_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("local")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "AFFECTREP_"))}
-    process = snakemake(workdir, "--profile", str(PROFILES / "local"), "--cores", "2",
-                        "results/demo/manifest.tsv", f"results/demo/codes/{MODEL}.npy",
-                        f"results/demo/validation/{MODEL}.json", env=env,
-                        timeout=LOCAL_TIMEOUT)
+    process = snakemake(
+        workdir,
+        "--profile",
+        str(PROFILES / "local"),
+        "--cores",
+        "2",
+        "results/demo/manifest.tsv",
+        f"results/demo/codes/{MODEL}.npy",
+        f"results/demo/validation/{MODEL}.json",
+        env=env,
+        timeout=LOCAL_TIMEOUT,
+    )
     assert process.returncode == 0, process.stdout[-5000:]
     return workdir
 
@@ -146,8 +197,9 @@ def test_every_job_went_through_sbatch_as_the_profile_asks(cluster, slurm_run):
     workdir, output = slurm_run
     submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", output))
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
-    jobs = cluster.sacct(["JobID", "JobName", "State", "ExitCode", "Partition", "Account",
-                          "AllocTRES", "Comment"])
+    jobs = cluster.sacct(
+        ["JobID", "JobName", "State", "ExitCode", "Partition", "Account", "AllocTRES", "Comment"]
+    )
     print("\n".join(str(job) for job in jobs), file=sys.stderr)
     assert len(submitted) == 8
     assert sorted(job["JobID"] for job in jobs) == sorted(submitted.values())
@@ -162,8 +214,16 @@ def test_every_job_went_through_sbatch_as_the_profile_asks(cluster, slurm_run):
         tres = dict(item.split("=") for item in job["AllocTRES"].split(","))
         assert tres.get("gres/gpu") == ("1" if rule in GPU_RULES else None), job
         assert tres["cpu"] == CPUS.get(rule, "1"), job
-    assert rules == {"demo_corpus": 1, "corpus": 1, "features": 1, "train_deep": 1,
-                     "encode": 1, "validate": 1, "validate_baseline": 1, "table1": 1}
+    assert rules == {
+        "demo_corpus": 1,
+        "corpus": 1,
+        "features": 1,
+        "train_deep": 1,
+        "encode": 1,
+        "validate": 1,
+        "validate_baseline": 1,
+        "table1": 1,
+    }
     table = (workdir / TARGET).read_text()
     assert MODEL in table and "softmax-logmel40-c1" in table
 
@@ -173,42 +233,54 @@ def test_results_equal_a_run_without_slurm(slurm_run, local_run):
     slurm_dir, _ = slurm_run
     for name in ("manifest.tsv", "rejected.tsv"):  # audio paths: under each run's folder
         assert (slurm_dir / "results/demo" / name).read_text().replace(str(slurm_dir), "") == (
-            local_run / "results/demo" / name).read_text().replace(str(local_run), "")
+            local_run / "results/demo" / name
+        ).read_text().replace(str(local_run), "")
     codes = np.load(slurm_dir / f"results/demo/codes/{MODEL}.npy")
     local = np.load(local_run / f"results/demo/codes/{MODEL}.npy")
     assert codes.shape == local.shape and codes.shape[1] == 10
     np.testing.assert_array_equal(codes, local)
     assert (slurm_dir / f"results/demo/validation/{MODEL}.json").read_text() == (
-        local_run / f"results/demo/validation/{MODEL}.json").read_text()
+        local_run / f"results/demo/validation/{MODEL}.json"
+    ).read_text()
 
 
 def test_the_slurm_profile_asks_a_gpu_for_each_training_rule():
     profile = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
     assert profile["executor"] == "slurm"
-    assert {rule for rule, resources in profile["set-resources"].items()
-            if "gpu" in resources} == GPU_RULES
+    assert {
+        rule for rule, resources in profile["set-resources"].items() if "gpu" in resources
+    } == GPU_RULES
 
 
 def _dry_run(tmp_path: Path, profile: str, env: dict) -> str:
-    process = snakemake(tmp_path, "--profile", str(PROFILES / profile), "-n", "-p", TARGET,
-                        env=env, timeout=120)
+    process = snakemake(
+        tmp_path, "--profile", str(PROFILES / profile), "-n", "-p", TARGET, env=env, timeout=120
+    )
     assert process.returncode == 0, process.stdout[-3000:]
     return process.stdout
 
 
 def test_the_slurm_profile_sets_partition_account_and_gpus_from_the_environment(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
-    env = {**os.environ, "AFFECTREP_SLURM_PARTITION": "gpu-short",
-           "AFFECTREP_SLURM_ACCOUNT": "proj42", "AFFECTREP_SLURM_GPUS": "0"}
+    env = {
+        **os.environ,
+        "AFFECTREP_SLURM_PARTITION": "gpu-short",
+        "AFFECTREP_SLURM_ACCOUNT": "proj42",
+        "AFFECTREP_SLURM_GPUS": "0",
+    }
     output = _dry_run(tmp_path, "slurm", env)
     resources = [line for line in output.splitlines() if line.strip().startswith("resources:")]
     assert len(resources) == 8
-    assert all("slurm_partition=gpu-short" in line and "slurm_account=proj42" in line
-               for line in resources)
+    assert all(
+        "slurm_partition=gpu-short" in line and "slurm_account=proj42" in line for line in resources
+    )
     assert sum("gpu=0" in line and "cpus_per_task=4" in line for line in resources) == 2
     env = {k: v for k, v in env.items() if not k.startswith("AFFECTREP_SLURM")}
-    resources = [line for line in _dry_run(tmp_path, "slurm", env).splitlines()
-                 if line.strip().startswith("resources:")]
+    resources = [
+        line
+        for line in _dry_run(tmp_path, "slurm", env).splitlines()
+        if line.strip().startswith("resources:")
+    ]
     assert sum("gpu=1" in line for line in resources) == 2
     assert all("slurm_partition=," in line for line in resources)
 

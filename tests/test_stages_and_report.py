@@ -25,10 +25,19 @@ def _manifest(sessions=3, per_speaker=12, seed=0):
         for gender in "FM":
             speaker = f"Ses0{s}{gender}"
             for k in range(per_speaker):
-                rows.append(Utterance(
-                    id=f"{speaker}_{k:03d}", path="", speaker=speaker, session=f"Ses0{s}",
-                    gender=gender, emotion=CLASSES[k % 4], activation=float(rng.uniform(1, 5)),
-                    valence=float(rng.uniform(1, 5)), duration_s=1.0))
+                rows.append(
+                    Utterance(
+                        id=f"{speaker}_{k:03d}",
+                        path="",
+                        speaker=speaker,
+                        session=f"Ses0{s}",
+                        gender=gender,
+                        emotion=CLASSES[k % 4],
+                        activation=float(rng.uniform(1, 5)),
+                        valence=float(rng.uniform(1, 5)),
+                        duration_s=1.0,
+                    )
+                )
     return rows
 
 
@@ -56,9 +65,9 @@ def test_strict_pretraining_leaves_out_every_frame_of_the_session(tmp_path):
     # Each kept utterance brings exactly its own frames, in order.
     for position, uid in enumerate(subset.ids):
         source = index.ids.index(uid)
-        original = frames[index.offsets[source]: index.offsets[source] + index.lengths[source]]
+        original = frames[index.offsets[source] : index.offsets[source] + index.lengths[source]]
         start = subset.offsets[position]
-        np.testing.assert_array_equal(kept[start: start + subset.lengths[position]], original)
+        np.testing.assert_array_equal(kept[start : start + subset.lengths[position]], original)
     everything = training_data(directory / "frames.npy", directory / "index.tsv")
     np.testing.assert_array_equal(np.asarray(everything.frames), frames)
     assert training_index(directory / "index.tsv").ids == index.ids
@@ -89,12 +98,23 @@ def test_fold_vectors_reads_vectors_and_writes_a_result(tmp_path):
     x, ids = read_vectors(tmp_path / "v.npy", tmp_path / "v.tsv")
     assert x.shape == (len(rows), 6) and ids == [r.id for r in rows]
     names = fold_names(tmp_path / "manifest.tsv")
-    assert names == ["fold1-Ses01F", "fold1-Ses01M", "fold2-Ses02F", "fold2-Ses02M",
-                     "fold3-Ses03F", "fold3-Ses03M"]
-    result = fold_vectors(tmp_path / "v.npy", tmp_path / "v.tsv", tmp_path / "manifest.tsv",
-                            "fold2-Ses02M", tmp_path / "out.json",
-                            settings={"c_grid": [0.1, 1.0], "class_weights": True},
-                            method="egemaps")
+    assert names == [
+        "fold1-Ses01F",
+        "fold1-Ses01M",
+        "fold2-Ses02F",
+        "fold2-Ses02M",
+        "fold3-Ses03F",
+        "fold3-Ses03M",
+    ]
+    result = fold_vectors(
+        tmp_path / "v.npy",
+        tmp_path / "v.tsv",
+        tmp_path / "manifest.tsv",
+        "fold2-Ses02M",
+        tmp_path / "out.json",
+        settings={"c_grid": [0.1, 1.0], "class_weights": True},
+        method="egemaps",
+    )
     saved = json.loads((tmp_path / "out.json").read_text())
     assert saved["test_speaker"] == "Ses02M" and saved["validation_speaker"] == "Ses02F"
     assert saved["unweighted_accuracy"] == result["unweighted_accuracy"] > 0.9
@@ -121,9 +141,13 @@ def test_wall_times_group_benchmarks_by_stage(tmp_path):
     rules = ["demo", "demo_corpus", "pretrain", "pretrain_layer"]
     assert stage_of(bench / "demo_corpus.tsv", bench, rules) == "demo_corpus"
     times = {row["stage"]: row for row in wall_times(bench, rules)}
-    assert times["pretrain_layer"] == {"stage": "pretrain_layer", "jobs": "2",
-                                       "total_s": "14.5", "longest_s": "10.0",
-                                       "peak_rss_mb": "5"}
+    assert times["pretrain_layer"] == {
+        "stage": "pretrain_layer",
+        "jobs": "2",
+        "total_s": "14.5",
+        "longest_s": "10.0",
+        "peak_rss_mb": "5",
+    }
     assert times["demo_corpus"]["jobs"] == "1"
     assert times["folds mlp"]["jobs"] == "1"
 
@@ -137,11 +161,16 @@ def test_report_holds_tables_sizes_figures_and_rejections(tmp_path):
     (tmp_path / "figures").mkdir()
     (tmp_path / "benchmarks").mkdir()
     text = build_report(
-        "demo", manifest=tmp_path / "manifest.tsv", summary=tmp_path / "summary.txt",
-        rejected=tmp_path / "rejected.tsv", tables={"Table 1: grid": tmp_path / "t1.md"},
-        figures=[tmp_path / "figures" / "figure1.png"], benchmarks=tmp_path / "benchmarks",
+        "demo",
+        manifest=tmp_path / "manifest.tsv",
+        summary=tmp_path / "summary.txt",
+        rejected=tmp_path / "rejected.tsv",
+        tables={"Table 1: grid": tmp_path / "t1.md"},
+        figures=[tmp_path / "figures" / "figure1.png"],
+        benchmarks=tmp_path / "benchmarks",
         record={"fold_vectors[corpus=demo]": {"settings": {"seed": 3}}},
-        output=tmp_path / "report.md")
+        output=tmp_path / "report.md",
+    )
     assert text == (tmp_path / "report.md").read_text()
     assert "6 utterances (0.00 h of audio" in text
     assert "## Table 1: grid" in text and "| 1 |" in text and "# Table 1\n" not in text

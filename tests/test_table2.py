@@ -29,8 +29,11 @@ def _results(runs):
     for number, (truth, predicted) in enumerate(runs, start=1):
         fold = Fold(number, f"S{number}", ("x",), f"v{number}", f"t{number}")
         posteriors = np.eye(4)[predicted]
-        out.append(fold_result(fold, "m", [f"u{i}" for i in range(len(truth))],
-                               np.array(truth), posteriors, {}))
+        out.append(
+            fold_result(
+                fold, "m", [f"u{i}" for i in range(len(truth))], np.array(truth), posteriors, {}
+            )
+        )
     return out
 
 
@@ -45,10 +48,12 @@ def test_cells_are_mean_and_sample_std_over_runs():
     assert rows["WA"]["ours"] == _cell([accuracy_score(t, p) for t, p in RUNS])
     assert rows["UA"]["ours"] == _cell([balanced_accuracy_score(t, p) for t, p in RUNS])
     assert rows["Angry"]["ours"] == _cell(
-        [recall_score(t, p, labels=[1], average=None)[0] for t, p in RUNS])
+        [recall_score(t, p, labels=[1], average=None)[0] for t, p in RUNS]
+    )
     # Happiness is absent from the third run's test speaker: two runs only.
     assert rows["Happy"]["ours"] == _cell(
-        [recall_score(t, p, labels=[3], average=None)[0] for t, p in RUNS[:2]])
+        [recall_score(t, p, labels=[3], average=None)[0] for t, p in RUNS[:2]]
+    )
 
 
 def test_a_single_run_has_no_spread_and_methods_keep_their_order():
@@ -60,8 +65,12 @@ def test_a_single_run_has_no_spread_and_methods_keep_their_order():
 
 def test_files_carry_the_paper_columns_labelled_as_iemocap(tmp_path):
     rows = aggregate({"tied-fft128-c5": _results(RUNS), "egemaps": _results(RUNS[1:])})
-    write_table2(rows, tmp_path / "t.tsv", tmp_path / "t.md",
-                 ["Corpus demo, 10 runs (5 folds x 2 assignments), seed 0."])
+    write_table2(
+        rows,
+        tmp_path / "t.tsv",
+        tmp_path / "t.md",
+        ["Corpus demo, 10 runs (5 folds x 2 assignments), seed 0."],
+    )
     with open(tmp_path / "t.tsv", newline="", encoding="utf-8") as handle:
         table = {row["measure"]: row for row in csv.DictReader(handle, delimiter="\t")}
     assert table["WA"][PAPER_PREFIX + "TIED-128-5"] == "48.10"
@@ -80,17 +89,18 @@ def test_the_paper_columns_agree_with_their_own_ua():
     # The paper's UA is the mean of its per-emotion accuracies (to rounding).
     rows = {row["measure"]: row for row in aggregate({})}
     for column in ("TIED-128-5", "MLP", "COVAREP"):
-        recalls = [float(rows[m][PAPER_PREFIX + column]) for m in ("Happy", "Angry", "Sad",
-                                                                   "Neutral")]
-        assert np.mean(recalls) == pytest.approx(float(rows["UA"][PAPER_PREFIX + column]),
-                                                 abs=0.01)
+        recalls = [
+            float(rows[m][PAPER_PREFIX + column]) for m in ("Happy", "Angry", "Sad", "Neutral")
+        ]
+        assert np.mean(recalls) == pytest.approx(float(rows["UA"][PAPER_PREFIX + column]), abs=0.01)
 
 
 def test_confusion_figure_is_written(tmp_path):
     matrix = pooled_confusion(_results(RUNS))
     assert matrix.sum() == sum(len(t) for t, _ in RUNS)
-    assert matrix[1, 1] == sum(int(np.sum((np.array(t) == 1) & (np.array(p) == 1)))
-                               for t, p in RUNS)
+    assert matrix[1, 1] == sum(
+        int(np.sum((np.array(t) == 1) & (np.array(p) == 1))) for t, p in RUNS
+    )
     path = tmp_path / "figures" / "confusion.png"
     plot_confusion(matrix, CLASSES, "demo: tied-fft128-c5", path)
     empty_row = np.array([[3, 1, 0, 0], [0, 0, 0, 0], [0, 0, 2, 0], [1, 0, 0, 4]])

@@ -16,26 +16,31 @@ from affectrep.train.autoencoders import (
     train_stacked_layer,
 )
 
-FAST = TrainSettings(learning_rate=1e-3, momentum=0.9, batch_size=50, epochs=3,
-                     steps_per_call=7)
+FAST = TrainSettings(learning_rate=1e-3, momentum=0.9, batch_size=50, epochs=3, steps_per_call=7)
 
 
 def _data(n_utterances=12, length=50, dims=8, seed=0):
     rng = np.random.default_rng(seed)
     latent = rng.standard_normal((n_utterances * length, 3))
     frames = latent @ rng.standard_normal((3, dims)) + 0.1 * rng.standard_normal(
-        (n_utterances * length, dims))
+        (n_utterances * length, dims)
+    )
     lengths = np.full(n_utterances, length)
-    index = FeatureIndex([f"u{i}" for i in range(n_utterances)], ["s"] * n_utterances,
-                         np.arange(n_utterances) * length, lengths)
+    index = FeatureIndex(
+        [f"u{i}" for i in range(n_utterances)],
+        ["s"] * n_utterances,
+        np.arange(n_utterances) * length,
+        lengths,
+    )
     return frames.astype(np.float32), index
 
 
 @pytest.mark.parametrize("tied", [True, False])
 def test_a_short_run_lowers_the_reconstruction_loss(tied):
     frames, index = _data()
-    result = train_stacked_layer(TrainingData.from_features(frames, index), [], 6, tied=tied,
-                                 context=3, settings=FAST)
+    result = train_stacked_layer(
+        TrainingData.from_features(frames, index), [], 6, tied=tied, context=3, settings=FAST
+    )
     losses = [record["loss"] for record in result.history]
     assert len(losses) == 3 and losses[0] > losses[1] > losses[2] and losses[-1] < 0.8 * losses[0]
     assert result.params["W"].shape == (24, 6)
@@ -60,44 +65,72 @@ def test_resume_after_interruption_gives_the_same_parameters(tmp_path, caplog):
     checkpoint = tmp_path / "layer1.checkpoint.npz"
     settings = FAST
     uninterrupted = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings)
-    killed = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings,
-                                 checkpoint=checkpoint, stop_after_epochs=1)
+    killed = train_stacked_layer(
+        data,
+        [],
+        6,
+        tied=False,
+        context=3,
+        settings=settings,
+        checkpoint=checkpoint,
+        stop_after_epochs=1,
+    )
     assert len(killed.history) == 1 and checkpoint.exists()
     with caplog.at_level(logging.INFO):
-        resumed = train_stacked_layer(data, [], 6, tied=False, context=3, settings=settings,
-                                      checkpoint=checkpoint)
+        resumed = train_stacked_layer(
+            data, [], 6, tied=False, context=3, settings=settings, checkpoint=checkpoint
+        )
     assert resumed.resumed_from_epoch == 1
     assert "resuming after epoch 1" in caplog.text
     for name in uninterrupted.params:
-        np.testing.assert_allclose(np.asarray(resumed.params[name]),
-                                   np.asarray(uninterrupted.params[name]), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            np.asarray(resumed.params[name]),
+            np.asarray(uninterrupted.params[name]),
+            rtol=1e-6,
+            atol=1e-7,
+        )
     assert [r["loss"] for r in resumed.history] == pytest.approx(
-        [r["loss"] for r in uninterrupted.history], rel=1e-6)
+        [r["loss"] for r in uninterrupted.history], rel=1e-6
+    )
     # A checkpoint made with other settings is not resumed from.
-    other = train_stacked_layer(data, [], 6, tied=False, context=3,
-                                settings=TrainSettings(**{**settings.__dict__, "seed": 1}),
-                                checkpoint=checkpoint)
+    other = train_stacked_layer(
+        data,
+        [],
+        6,
+        tied=False,
+        context=3,
+        settings=TrainSettings(**{**settings.__dict__, "seed": 1}),
+        checkpoint=checkpoint,
+    )
     assert other.resumed_from_epoch == 0
 
 
 def test_too_few_examples_for_a_batch():
     frames, index = _data(n_utterances=1, length=10)
     with pytest.raises(ValueError, match="fewer than one batch"):
-        train_stacked_layer(TrainingData.from_features(frames, index), [], 4, tied=True,
-                            context=1, settings=FAST)
+        train_stacked_layer(
+            TrainingData.from_features(frames, index), [], 4, tied=True, context=1, settings=FAST
+        )
 
 
 def test_diverging_training_stops_with_advice():
     frames, index = _data()
     wild = TrainSettings(learning_rate=1e3, batch_size=50, epochs=1)
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        train_stacked_layer(TrainingData.from_features(frames * 100, index), [], 6, tied=True,
-                            context=1, settings=wild)
+        train_stacked_layer(
+            TrainingData.from_features(frames * 100, index),
+            [],
+            6,
+            tied=True,
+            context=1,
+            settings=wild,
+        )
 
 
 def test_parameter_files_round_trip(tmp_path):
-    tree = {"encoder": [{"W": np.ones((2, 3)), "b": np.zeros(3)},
-                        {"W": np.eye(3), "b": np.ones(3)}]}
+    tree = {
+        "encoder": [{"W": np.ones((2, 3)), "b": np.zeros(3)}, {"W": np.eye(3), "b": np.ones(3)}]
+    }
     assert set(flatten(tree)) == {"encoder/0/W", "encoder/0/b", "encoder/1/W", "encoder/1/b"}
     save_tree(tmp_path / "encoder.npz", tree, {"model": "tied-fft128-c5"})
     loaded, meta = load_tree(tmp_path / "encoder.npz")
@@ -113,7 +146,11 @@ def test_parameter_files_round_trip(tmp_path):
 def test_model_ids_and_pyramids():
     model = ModelId.parse("tied-fft128-c5")
     assert (model.kind, model.spec, model.context, model.input_key) == (
-        "tied", "fft128", 5, "fft128-c5")
+        "tied",
+        "fft128",
+        5,
+        "fft128-c5",
+    )
     assert str(model) == "tied-fft128-c5" and model.stacked
     assert not ModelId.parse("deep-logmel40-c5").stacked
     with pytest.raises(ValueError, match="tied-fft128-c5"):
@@ -124,6 +161,7 @@ def test_model_ids_and_pyramids():
 
 
 # --- Checkpoints that cannot be used are set aside (issue 11) -------------------------------
+
 
 def _resume_state(shape=(2, 3)):
     """Initial params and optimiser state of a tiny model (momentum: the state has leaves)."""
@@ -167,8 +205,7 @@ def _other_shapes(path):
     [lambda p: p.write_bytes(b""), _truncated, _other_fingerprint, _other_shapes],
     ids=["zero-bytes", "truncated", "other-fingerprint", "other-shapes"],
 )
-def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, caplog,
-                                                                     make_bad):
+def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, caplog, make_bad):
     from affectrep.train.loop import resume_checkpoint
 
     checkpoint = tmp_path / "layer1.checkpoint.npz"
@@ -180,7 +217,8 @@ def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, 
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="test_resume"):
             got_params, got_opt, history = resume_checkpoint(
-                checkpoint, "f1", params, opt_state, logger, "layer 1")
+                checkpoint, "f1", params, opt_state, logger, "layer 1"
+            )
         assert got_params is params and got_opt is opt_state and history == []
         moved = tmp_path / f"layer1.checkpoint.npz.bad-{number}"
         assert not checkpoint.exists()
@@ -190,7 +228,9 @@ def test_an_unusable_checkpoint_is_set_aside_and_training_starts_over(tmp_path, 
         assert str(checkpoint) in warnings[0].getMessage()
         assert str(moved) in warnings[0].getMessage()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "layer1.checkpoint.npz.bad-1", "layer1.checkpoint.npz.bad-2"]
+        "layer1.checkpoint.npz.bad-1",
+        "layer1.checkpoint.npz.bad-2",
+    ]
 
 
 def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
@@ -202,7 +242,8 @@ def test_a_matching_checkpoint_is_resumed(tmp_path, caplog):
     logger = logging.getLogger("test_resume")
     with caplog.at_level(logging.INFO, logger="test_resume"):
         got_params, got_opt, got_history = resume_checkpoint(
-            checkpoint, "f1", params, opt_state, logger, "layer 1")
+            checkpoint, "f1", params, opt_state, logger, "layer 1"
+        )
     assert got_history == history
     np.testing.assert_array_equal(np.asarray(got_params["W"]), np.asarray(saved["W"]))
     np.testing.assert_array_equal(np.asarray(got_params["b"]), np.asarray(saved["b"]))
@@ -220,8 +261,9 @@ def test_no_checkpoint_starts_fresh_without_a_warning(tmp_path, caplog):
     params, opt_state = _resume_state()
     with caplog.at_level(logging.WARNING):
         for checkpoint in (None, tmp_path / "absent.npz"):
-            got = resume_checkpoint(checkpoint, "f1", params, opt_state,
-                                    logging.getLogger("test_resume"), "x")
+            got = resume_checkpoint(
+                checkpoint, "f1", params, opt_state, logging.getLogger("test_resume"), "x"
+            )
             assert got == (params, opt_state, [])
     assert caplog.records == [] and list(tmp_path.iterdir()) == []
 
@@ -232,14 +274,16 @@ def test_training_completes_after_a_zero_byte_checkpoint(tmp_path, caplog):
     checkpoint = tmp_path / "layer1.checkpoint.npz"
     checkpoint.write_bytes(b"")
     with caplog.at_level(logging.WARNING):
-        result = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST,
-                                     checkpoint=checkpoint)
+        result = train_stacked_layer(
+            data, [], 6, tied=True, context=1, settings=FAST, checkpoint=checkpoint
+        )
     assert result.resumed_from_epoch == 0 and len(result.history) == FAST.epochs
     assert (tmp_path / "layer1.checkpoint.npz.bad-1").read_bytes() == b""
     assert "layer1.checkpoint.npz" in caplog.text and "training starts over" in caplog.text
     # The new checkpoint is whole and is resumed from (nothing left to train).
-    again = train_stacked_layer(data, [], 6, tied=True, context=1, settings=FAST,
-                                checkpoint=checkpoint)
+    again = train_stacked_layer(
+        data, [], 6, tied=True, context=1, settings=FAST, checkpoint=checkpoint
+    )
     assert again.resumed_from_epoch == FAST.epochs
 
 

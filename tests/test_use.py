@@ -40,8 +40,11 @@ def test_exported_heads_predict_what_sklearn_predicts(n_classes):
     expected[:, model.classes_] = model.predict_proba(x)
     np.testing.assert_allclose(predict_emotion(arrays, x, 4), expected, atol=1e-10)
     ridge = fit_dimension(x, x[:, 0] * 2 + 1, 10.0)
-    np.testing.assert_allclose(predict_dimension(head_arrays(ridge, "activation"),
-                                                 "activation", x), ridge.predict(x), atol=1e-10)
+    np.testing.assert_allclose(
+        predict_dimension(head_arrays(ridge, "activation"), "activation", x),
+        ridge.predict(x),
+        atol=1e-10,
+    )
 
 
 def test_median_choice_takes_the_lower_middle():
@@ -104,8 +107,9 @@ def test_cross_corpus_uses_only_the_shared_classes():
     y_train[:5] = 1  # a class the test corpus lacks: left out of training
     x_test = rng.normal(size=(40, 2))
     y_test = np.where(x_test[:, 0] > 0, 2, 0)
-    cell = transfer(x_train, y_train, x_test, y_test, [0, 2], 1.0,
-                    {"class_weights": True, "seed": 0})
+    cell = transfer(
+        x_train, y_train, x_test, y_test, [0, 2], 1.0, {"class_weights": True, "seed": 0}
+    )
     assert cell["n_train"] == 75 and cell["n_test"] == 40
     assert cell["weighted_accuracy"] > 0.85
 

@@ -36,8 +36,9 @@ ITALIAN_MAP = {"rab": "anger", "tri": "sadness", "gio": "happiness"}
 def _stereo(path: Path, seconds: float = 0.5, rate: int = 48_000) -> np.ndarray:
     """A stereo file whose channels differ (220 Hz left, 330 Hz quieter right)."""
     t = np.arange(int(seconds * rate)) / rate
-    signal = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)],
-                      axis=1).astype(np.float32)
+    signal = np.stack(
+        [0.3 * np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)], axis=1
+    ).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, signal, rate, subtype="FLOAT")
     return signal
@@ -87,16 +88,36 @@ def test_without_the_map_the_corpus_step_stops_listing_the_raw_labels(tmp_path):
 
 
 def test_a_class_that_one_fold_would_train_without_stops_the_run(tmp_path):
-    rows = [Utterance(id=f"{s}-{e}", path="", speaker=s, session=f"S{s[-1]}", gender=g,
-                      emotion_raw=e, emotion=e)
-            for s, g in (("a1", "F"), ("b1", "M"), ("a2", "F"), ("b2", "M"))
-            for e in ("neutral", "anger")]
+    rows = [
+        Utterance(
+            id=f"{s}-{e}",
+            path="",
+            speaker=s,
+            session=f"S{s[-1]}",
+            gender=g,
+            emotion_raw=e,
+            emotion=e,
+        )
+        for s, g in (("a1", "F"), ("b1", "M"), ("a2", "F"), ("b2", "M"))
+        for e in ("neutral", "anger")
+    ]
     assert class_problems(rows) == []
-    rows += [Utterance(id="a1-sad", path="", speaker="a1", session="S1", gender="F",
-                       emotion_raw="tri", emotion="sadness")]
+    rows += [
+        Utterance(
+            id="a1-sad",
+            path="",
+            speaker="a1",
+            session="S1",
+            gender="F",
+            emotion_raw="tri",
+            emotion="sadness",
+        )
+    ]
     (problem,) = class_problems(rows)
-    assert problem == ("sadness is labelled only for speakers of session S1 (a1): the fold "
-                       "that holds out S1 has no sadness to train on")
+    assert problem == (
+        "sadness is labelled only for speakers of session S1 (a1): the fold "
+        "that holds out S1 has no sadness to train on"
+    )
     with pytest.raises(CorpusError, match=r"tri 1 \(sadness\)"):
         check_classes(rows)
     # Folds that cannot be made at all are found here too, not after the corpus step.
@@ -119,10 +140,10 @@ def test_emotion_maps_are_checked_and_looked_up_before_the_known_names(tmp_path)
     root = tmp_path / "emodb"
     for name in ("03a01La.wav", "08a01Na.wav"):
         _stereo(root / name)
-    rows, _ = read_corpus({"reader": "emodb", "emotion_map": {"boredom": "neutral",
-                                                              "neutral": "other"}}, root)
-    assert [(r.emotion_raw, r.emotion) for r in rows] == [("boredom", "neutral"),
-                                                          ("neutral", "")]
+    rows, _ = read_corpus(
+        {"reader": "emodb", "emotion_map": {"boredom": "neutral", "neutral": "other"}}, root
+    )
+    assert [(r.emotion_raw, r.emotion) for r in rows] == [("boredom", "neutral"), ("neutral", "")]
     with pytest.raises(CorpusError, match="emotion_map"):
         read_corpus({"reader": "emodb", "emotion_map": {"x": "rage"}}, root)
 
@@ -134,23 +155,35 @@ def test_each_reader_keeps_only_the_keys_it_reads():
     schema = yaml.safe_load(SCHEMA.read_text())
     keys = set(schema["properties"]["corpora"]["additionalProperties"]["properties"])
     assert set(READER_KEYS) == set(
-        schema["properties"]["corpora"]["additionalProperties"]["properties"]["reader"]["enum"])
+        schema["properties"]["corpora"]["additionalProperties"]["properties"]["reader"]["enum"]
+    )
     assert set().union(*READER_KEYS.values()) == keys  # every key is read by some reader
     table = _validated({"reader": "table", "root": "/data/it.csv"})["corpora"]["mine"]
     assert "dialogs" in table  # filled in by the schema's defaults ...
-    assert reader_settings(table) == {"reader": "table", "root": "/data/it.csv",
-                                      "speaker_groups": "auto"}  # ... but not read
+    assert reader_settings(table) == {
+        "reader": "table",
+        "root": "/data/it.csv",
+        "speaker_groups": "auto",
+    }  # ... but not read
     iemocap = _validated({"reader": "iemocap", "root": "/x"})["corpora"]["mine"]
-    assert set(reader_settings(iemocap)) == {"reader", "root", "merge_excited", "dialogs",
-                                             "min_agreement", "include_self_evaluation"}
+    assert set(reader_settings(iemocap)) == {
+        "reader",
+        "root",
+        "merge_excited",
+        "dialogs",
+        "min_agreement",
+        "include_self_evaluation",
+    }
     ravdess = _validated({"reader": "ravdess", "root": "/x"})["corpora"]["mine"]
-    assert set(reader_settings(ravdess)) == {"reader", "root", "include_song",
-                                             "speaker_groups"}
+    assert set(reader_settings(ravdess)) == {"reader", "root", "include_song", "speaker_groups"}
 
 
 def test_a_key_the_reader_does_not_read_is_named_unless_left_at_its_default():
-    with pytest.raises(ConfigError, match=r"corpora.mine.merge_excited: reader table does not "
-                                          r"read it.*emotion_map: \{excited: happiness\}"):
+    with pytest.raises(
+        ConfigError,
+        match=r"corpora.mine.merge_excited: reader table does not "
+        r"read it.*emotion_map: \{excited: happiness\}",
+    ):
         _validated({"reader": "table", "root": "/t.csv", "merge_excited": True})
     with pytest.raises(ConfigError, match="corpora.mine.include_song: reader iemocap"):
         _validated({"reader": "iemocap", "root": "/x", "include_song": True})
@@ -164,8 +197,14 @@ def test_a_key_the_reader_does_not_read_is_named_unless_left_at_its_default():
 
 def test_auto_holds_out_a_mixed_set_of_six_speakers():
     # Three female/male pairs (the sessions speaker_groups makes of them).
-    speakers = {"f1": ("F", "g1"), "m1": ("M", "g1"), "f2": ("F", "g2"), "m2": ("M", "g2"),
-                "f3": ("F", "g3"), "m3": ("M", "g3")}
+    speakers = {
+        "f1": ("F", "g1"),
+        "m1": ("M", "g1"),
+        "f2": ("F", "g2"),
+        "m2": ("M", "g2"),
+        "f3": ("F", "g3"),
+        "m3": ("M", "g3"),
+    }
     held, why = auto_held_out(speakers, 3)
     assert held == ["f1", "f3", "m2"]  # the old rule took m1, m2, m3: all men
     assert "2 female, 1 male" in why and "one from each of sessions g1, g2, g3" in why
@@ -194,9 +233,18 @@ def test_auto_on_iemocap_sessions_and_without_genders():
 
 
 def test_held_out_speakers_from_the_manifest_or_the_config():
-    rows = [Utterance(id=f"{s}{k}", path="", speaker=s, session=f"S{s[-1]}", gender=s[0].upper(),
-                      emotion="anger" if k or s != "m3" else "")
-            for s in ACTORS for k in range(2)]
+    rows = [
+        Utterance(
+            id=f"{s}{k}",
+            path="",
+            speaker=s,
+            session=f"S{s[-1]}",
+            gender=s[0].upper(),
+            emotion="anger" if k or s != "m3" else "",
+        )
+        for s in ACTORS
+        for k in range(2)
+    ]
     rows.append(Utterance(id="x", path="", speaker="x9", session="S9", gender="F"))
     held, why = held_out_speakers(rows, "auto", 3)
     assert "x9" not in held and why.startswith("chosen by `auto`")  # x9 has no labels
@@ -229,13 +277,16 @@ def test_a_stereo_file_with_channel_1_gives_that_channels_samples(tmp_path):
 def test_a_channel_the_file_lacks_is_bad_audio_naming_the_file(tmp_path):
     path = tmp_path / "stereo.wav"
     _stereo(path)
-    for read in (lambda: load_audio(path, AudioPolicy(channel=2)),
-                 lambda: audio_windows(path, 30, AudioPolicy(channel=2))):
+    for read in (
+        lambda: load_audio(path, AudioPolicy(channel=2)),
+        lambda: audio_windows(path, 30, AudioPolicy(channel=2)),
+    ):
         with pytest.raises(BadAudioError) as caught:
             read()
         assert caught.value.reason == "channel" and str(path) in str(caught.value)
         assert "audio.channel is 2 (0 = the first), but the file has 2 channels" in str(
-            caught.value)
+            caught.value
+        )
     mono = tmp_path / "mono.wav"
     sf.write(mono, 0.3 * np.ones(8000), 16000)
     assert load_audio(mono, AudioPolicy(channel=0)).shape == (8000,)
@@ -245,8 +296,9 @@ def test_a_channel_the_file_lacks_is_bad_audio_naming_the_file(tmp_path):
         AudioPolicy(channel=-1)
     # At the corpus step: listed in rejected.tsv with its reason (or a strict run stops).
     table = tmp_path / "corpus.csv"
-    table.write_text("id,path,speaker,emotion\ns1,stereo.wav,a,angry\nm,mono.wav,b,sad\n"
-                     "s2,stereo.wav,c,sad\n")
+    table.write_text(
+        "id,path,speaker,emotion\ns1,stereo.wav,a,angry\nm,mono.wav,b,sad\ns2,stereo.wav,c,sad\n"
+    )
     kept, rejected = build_manifest({"reader": "table"}, table, {"channel": 1})
     assert [r.id for r in kept] == ["s1", "s2"]
     assert [(Path(r.path).name, r.reason) for r in rejected] == [("mono.wav", "channel")]
@@ -259,9 +311,11 @@ def test_the_channel_is_a_setting_recorded_with_the_policy():
     assert audio_policy(_validated({"reader": "emodb", "root": "/e"})).channel == "mix"
     with pytest.raises(ConfigError, match="audio.channel"):
         _validated({"reader": "emodb", "root": "/e"}, audio={"channel": "left"})
-    record = {"corpus[corpus=x]": {"policy": plain(AudioPolicy(channel=1))},
-              "features[corpus=x,spec=a]": {"policy": plain(AudioPolicy(channel=1))},
-              "pretrain_layer[corpus=x]": {"settings": {}}}
+    record = {
+        "corpus[corpus=x]": {"policy": plain(AudioPolicy(channel=1))},
+        "features[corpus=x,spec=a]": {"policy": plain(AudioPolicy(channel=1))},
+        "pretrain_layer[corpus=x]": {"settings": {}},
+    }
     assert recorded_channel(record) == 1
     assert recorded_channel({}) == "mix"
     record["features[corpus=x,spec=b]"] = {"policy": plain(AudioPolicy())}
@@ -279,9 +333,9 @@ def _benchmark(folder: Path, name: str, seconds: float, end: float) -> None:
 
 
 def test_the_wall_time_runs_from_the_first_jobs_start_to_the_last_jobs_end(tmp_path):
-    _benchmark(tmp_path, "corpus", 10.0, 1000.0)          # 990 .. 1000
-    _benchmark(tmp_path, "features_a", 30.0, 1040.0)      # 1010 .. 1040 (in parallel with b)
-    _benchmark(tmp_path, "features_b", 20.0, 1030.0)      # 1010 .. 1030
+    _benchmark(tmp_path, "corpus", 10.0, 1000.0)  # 990 .. 1000
+    _benchmark(tmp_path, "features_a", 30.0, 1040.0)  # 1010 .. 1040 (in parallel with b)
+    _benchmark(tmp_path, "features_b", 20.0, 1030.0)  # 1010 .. 1030
     intervals = sorted(job_intervals(tmp_path))
     assert intervals[0] == pytest.approx((990.0, 1000.0))
     wall = run_wall_time(intervals)
@@ -295,11 +349,15 @@ def test_the_run_covers_the_folders_of_every_job_upstream(tmp_path):
     results = tmp_path / "results"
     for name in ("demo", "other", "all-corpora", "cross_corpus", "unrelated"):
         (results / name / "benchmarks").mkdir(parents=True)
-    record = {"corpus[corpus=demo]": {}, "pretrain_layer[corpus=other,layer=1]": {},
-              "combine_features[spec=fft128]": {}, "cross_corpus[model=m]": {}}
-    assert [f.parent.name for f in run_benchmark_folders(
-        results / "demo" / "benchmarks", record)] == [
-        "all-corpora", "cross_corpus", "demo", "other"]
+    record = {
+        "corpus[corpus=demo]": {},
+        "pretrain_layer[corpus=other,layer=1]": {},
+        "combine_features[spec=fft128]": {},
+        "cross_corpus[model=m]": {},
+    }
+    assert [
+        f.parent.name for f in run_benchmark_folders(results / "demo" / "benchmarks", record)
+    ] == ["all-corpora", "cross_corpus", "demo", "other"]
 
 
 def test_the_report_of_a_table_corpus_has_no_iemocap_keys_and_a_wall_time(tmp_path):
@@ -314,15 +372,27 @@ def test_the_report_of_a_table_corpus_has_no_iemocap_keys_and_a_wall_time(tmp_pa
     benchmarks.mkdir()
     _benchmark(benchmarks, "corpus", 4.0, 2_000_000_000.0)
     _benchmark(benchmarks, "features_fft128", 6.0, 2_000_000_010.0)
-    record = {"corpus[corpus=mine]": {"settings": settings,
-                                      "policy": plain(audio_policy(config))}}
-    text = build_report("mine", manifest=tmp_path / "manifest.tsv",
-                        summary=tmp_path / "summary.txt", rejected=tmp_path / "rejected.tsv",
-                        tables={}, figures=[], benchmarks=benchmarks, record=record,
-                        output=tmp_path / "report.md")
-    settings_block = text[text.index("## Settings"):text.index("## Software")]
-    for key in ("dialogs", "merge_excited", "include_song", "min_agreement",
-                "include_self_evaluation", "demo"):
+    record = {"corpus[corpus=mine]": {"settings": settings, "policy": plain(audio_policy(config))}}
+    text = build_report(
+        "mine",
+        manifest=tmp_path / "manifest.tsv",
+        summary=tmp_path / "summary.txt",
+        rejected=tmp_path / "rejected.tsv",
+        tables={},
+        figures=[],
+        benchmarks=benchmarks,
+        record=record,
+        output=tmp_path / "report.md",
+    )
+    settings_block = text[text.index("## Settings") : text.index("## Software")]
+    for key in (
+        "dialogs",
+        "merge_excited",
+        "include_song",
+        "min_agreement",
+        "include_self_evaluation",
+        "demo",
+    ):
         assert key not in settings_block
     assert "emotion_map" in settings_block and "channel: mix" in settings_block
     assert "Wall time of the run: 14 s, from the first job's start" in text
@@ -330,8 +400,15 @@ def test_the_report_of_a_table_corpus_has_no_iemocap_keys_and_a_wall_time(tmp_pa
     assert "which took 10 s of job time in all" in text and "stopped and resumed" not in text
     # Resumed an hour later: said so.
     _benchmark(benchmarks, "table1", 5.0, 2_000_003_600.0)
-    text = build_report("mine", manifest=tmp_path / "manifest.tsv",
-                        summary=tmp_path / "summary.txt", rejected=tmp_path / "rejected.tsv",
-                        tables={}, figures=[], benchmarks=benchmarks, record=record,
-                        output=tmp_path / "report.md")
+    text = build_report(
+        "mine",
+        manifest=tmp_path / "manifest.tsv",
+        summary=tmp_path / "summary.txt",
+        rejected=tmp_path / "rejected.tsv",
+        tables={},
+        figures=[],
+        benchmarks=benchmarks,
+        record=record,
+        output=tmp_path / "report.md",
+    )
     assert "No job ran for 3585 s from" in text and "jobs were running for 15 s" in text

@@ -22,11 +22,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 TINY = {
     "run": ["demo"],
-    "corpora": {"demo": {"reader": "iemocap",
-                         "demo": {"seed": 3, "sessions": 3, "utterances_per_speaker": 8}},
-                # A second corpus only for the cross-corpus matrix (it is not in `run`).
-                "other": {"reader": "iemocap",
-                          "demo": {"seed": 4, "sessions": 2, "utterances_per_speaker": 8}}},
+    "corpora": {
+        "demo": {
+            "reader": "iemocap",
+            "demo": {"seed": 3, "sessions": 3, "utterances_per_speaker": 8},
+        },
+        # A second corpus only for the cross-corpus matrix (it is not in `run`).
+        "other": {
+            "reader": "iemocap",
+            "demo": {"seed": 4, "sessions": 2, "utterances_per_speaker": 8},
+        },
+    },
     "autoencoders": {
         "models": ["tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5"],
         "hidden": {"fft128-c5": [32, 16], "logmel40-c5": [40, 20]},
@@ -59,9 +65,20 @@ def _load_frames(folder: Path):
 
 def snakemake(workdir: Path, *args: str, config: dict = TINY) -> subprocess.CompletedProcess:
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--configfile", str(workdir / "tiny.yaml"),
-               "--cores", "2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "tiny.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -97,7 +114,11 @@ def test_manifest_and_features(tiny_run):
 def test_models_codes_and_table1(tiny_run):
     results = tiny_run / "results" / "demo"
     assert sorted(p.name for p in (results / "models" / "tied-fft128-c5").iterdir()) == [
-        "blstm.npz", "encoder.npz", "layer1.npz", "layer2.npz"]
+        "blstm.npz",
+        "encoder.npz",
+        "layer1.npz",
+        "layer2.npz",
+    ]
     codes = np.load(results / "codes" / "tied-fft128-c5.npy")
     _, index = _load_frames(results / "features" / "fft128")
     assert codes.shape == (index.n_frames, 16)
@@ -109,8 +130,12 @@ def test_models_codes_and_table1(tiny_run):
     assert result["held_out_speakers"] == ["Ses02M", "Ses03F"]
     table = (results / "tables" / "table1.md").read_text()
     assert "held-out speakers Ses02M, Ses03F (chosen by `auto`: balanced by gender" in table
-    for model in ("tied-fft128-c5", "untied-logmel40-c1", "deep-logmel40-c5",
-                  "softmax-logmel40-c1"):
+    for model in (
+        "tied-fft128-c5",
+        "untied-logmel40-c1",
+        "deep-logmel40-c5",
+        "softmax-logmel40-c1",
+    ):
         assert model in table
     assert table.count(" * |") == 1
     assert "640-32-16-4" in table
@@ -132,8 +157,11 @@ def test_blstm_vectors_figures_and_separation(tiny_run):
     separation = (results / "tables" / "separation.tsv").read_text().splitlines()
     assert separation[0].split("\t")[:3] == ["level", "model", "n_points"]
     assert [line.split("\t")[:2] for line in separation[1:]] == [
-        ["frames", "tied-fft128-c5"], ["frames", "deep-logmel40-c5"],
-        ["utterances", "tied-fft128-c5"], ["utterances", "deep-logmel40-c5"]]
+        ["frames", "tied-fft128-c5"],
+        ["frames", "deep-logmel40-c5"],
+        ["utterances", "tied-fft128-c5"],
+        ["utterances", "deep-logmel40-c5"],
+    ]
 
 
 @pytest.mark.workflow
@@ -146,13 +174,18 @@ def test_folds_table2_and_report(tiny_run):
         for run in runs:
             assert run["validation_speaker"] != run["test_speaker"]
             assert run["validation_speaker"][:5] == run["test_speaker"][:5]
-            assert not {run["test_speaker"], run["validation_speaker"]} & set(
-                run["train_speakers"])
+            assert not {run["test_speaker"], run["validation_speaker"]} & set(run["train_speakers"])
             assert 0.0 <= run["unweighted_accuracy"] <= 1.0
         assert (results / "figures" / f"confusion_{method}.png").exists()
     table = (results / "tables" / "table2.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in table[1:]] == [
-        "Happy", "Angry", "Sad", "Neutral", "WA", "UA"]
+        "Happy",
+        "Angry",
+        "Sad",
+        "Neutral",
+        "WA",
+        "UA",
+    ]
     assert "Pretrained MLP (TIED-128-5)" in table[0] and "paper IEMOCAP: TIED-128-5" in table[0]
     # The HTML twin that the Snakemake report shows, with the Markdown's provenance record.
     page = (results / "tables" / "table2.html").read_text(encoding="utf-8")
@@ -162,8 +195,14 @@ def test_folds_table2_and_report(tiny_run):
     page = (results / "report.html").read_text(encoding="utf-8")
     assert "<h2>Table 2: leave-one-session-out classification</h2>" in page
     report = (results / "report.md").read_text()
-    for heading in ("## Table 1", "## Table 2", "## Separation",
-                    "## Wall time and memory per stage", "## Rejected files", "## Software"):
+    for heading in (
+        "## Table 1",
+        "## Table 2",
+        "## Separation",
+        "## Wall time and memory per stage",
+        "## Rejected files",
+        "## Software",
+    ):
         assert heading in report
     assert "figures/figure1.png" in report
     assert "Wall time of the run: " in report and "s of job time in all" in report
@@ -187,20 +226,27 @@ def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_
         path = path_of[index.ids[position]]
         start, length = index.offsets[position], index.lengths[position]
         # Windows longer than any utterance: each file is read whole, as the workflow reads it.
-        np.testing.assert_allclose(bundle.embed(path, "frames", window_s=60),
-                                   codes[start : start + length], atol=2e-5)
-        np.testing.assert_allclose(bundle.embed(path, "pooled", window_s=60), pooled[position],
-                                   atol=2e-5)
-        np.testing.assert_allclose(bundle.embed(path, "blstm", window_s=60), vectors[position],
-                                   atol=2e-5)
+        np.testing.assert_allclose(
+            bundle.embed(path, "frames", window_s=60), codes[start : start + length], atol=2e-5
+        )
+        np.testing.assert_allclose(
+            bundle.embed(path, "pooled", window_s=60), pooled[position], atol=2e-5
+        )
+        np.testing.assert_allclose(
+            bundle.embed(path, "blstm", window_s=60), vectors[position], atol=2e-5
+        )
     card = (results / "export" / "tied-fft128-c5" / "MODEL_CARD.md").read_text()
     assert "trained on corpus demo" in card and "emotion UA %" in card
     assert "activation CCC" in card
     assert "### Settings" not in card and "## Settings" in card and "widths:" in card
     config = yaml.safe_load((results / "export" / "tied-fft128-c5" / "config.yaml").read_text())
     assert config["features[corpus=demo,spec=fft128]"]["spec"]["n_bins"] == 128
-    assert config["pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]"][
-        "settings"]["epochs"] == 2
+    assert (
+        config["pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]"]["settings"][
+            "epochs"
+        ]
+        == 2
+    )
 
 
 @pytest.mark.workflow
@@ -214,23 +260,54 @@ def test_the_cli_predicts_new_audio_and_names_the_files_it_cannot_read(tiny_run,
     (tmp_path / "broken.wav").write_text("not audio")
     command = [sys.executable, "-m", "affectrep.use.cli"]
     process = subprocess.run(
-        [*command, "predict", str(bundle), str(tmp_path / "broken.wav"),
-         str(tmp_path / "new.wav"), "--out", str(tmp_path / "p.csv")],
-        capture_output=True, text=True, timeout=300)
+        [
+            *command,
+            "predict",
+            str(bundle),
+            str(tmp_path / "broken.wav"),
+            str(tmp_path / "new.wav"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 1  # one file failed, the other was still processed
     assert "broken.wav: not_audio" in process.stderr
     header, row = process.stdout.splitlines()
-    assert header.split("\t") == ["file", "emotion", "neutral", "anger", "sadness",
-                                   "happiness", "activation", "valence"]
+    assert header.split("\t") == [
+        "file",
+        "emotion",
+        "neutral",
+        "anger",
+        "sadness",
+        "happiness",
+        "activation",
+        "valence",
+    ]
     values = row.split("\t")
     assert values[0].endswith("new.wav")
     assert sum(float(v) for v in values[2:6]) == pytest.approx(1.0, abs=1e-3)
     assert np.isfinite(float(values[6])) and np.isfinite(float(values[7]))
     # Windows of 2 s (the config's window_s is only the CLI default; here the option).
     process = subprocess.run(
-        [*command, "embed", str(bundle), str(tmp_path / "new.wav"), "--level", "frames",
-         "--window-s", "2", "--out", str(tmp_path / "f.npz")],
-        capture_output=True, text=True, timeout=300)
+        [
+            *command,
+            "embed",
+            str(bundle),
+            str(tmp_path / "new.wav"),
+            "--level",
+            "frames",
+            "--window-s",
+            "2",
+            "--out",
+            str(tmp_path / "f.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr
     frames = np.load(tmp_path / "f.npz")
     (name,) = frames.files
@@ -242,16 +319,34 @@ def test_the_dag_process_never_loads_jax(tiny_run):
     """A dry run of the finished run evaluates every input function and param (the corpus
     checkpoint is done) in the one process that builds the DAG: JAX is never imported there
     (it would be configured before any script could configure it)."""
-    watch = ("import atexit, runpy, sys\n"
-             "atexit.register(lambda: print('loaded:', [m for m in ('jax', 'jaxlib', 'flax', "
-             "'optax') if m in sys.modules]))\n"
-             "sys.argv[0] = 'snakemake'\n"
-             "runpy.run_module('snakemake', run_name='__main__')\n")
+    watch = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('loaded:', [m for m in ('jax', 'jaxlib', 'flax', "
+        "'optax') if m in sys.modules]))\n"
+        "sys.argv[0] = 'snakemake'\n"
+        "runpy.run_module('snakemake', run_name='__main__')\n"
+    )
     (tiny_run / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     process = subprocess.run(
-        [sys.executable, "-c", watch, "--snakefile", str(REPO / "Snakefile"), "--directory",
-         str(tiny_run), "--configfile", str(tiny_run / "tiny.yaml"), "--cores", "2", "-n",
-         "all"], capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            watch,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tiny_run),
+            "--configfile",
+            str(tiny_run / "tiny.yaml"),
+            "--cores",
+            "2",
+            "-n",
+            "all",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     assert "Nothing to be done" in process.stdout + process.stderr
     assert process.stdout.strip().splitlines()[-1] == "loaded: []"
@@ -262,28 +357,57 @@ def test_scripts_import_the_library_from_src_without_an_install(tmp_path):
     """With a Python that has the dependencies but not affectrep (no editable install), the
     Snakefile puts src/ on its own sys.path and Snakemake hands that path to every script:
     the corpus rules run, and no script needs a path of its own."""
-    site = next(path for path in sys.path
-                if path.endswith("site-packages") and (Path(path) / "snakemake").is_dir())
+    site = next(
+        path
+        for path in sys.path
+        if path.endswith("site-packages") and (Path(path) / "snakemake").is_dir()
+    )
     bare = tmp_path / "bare"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120
+    )
     python = bare / "bin" / "python"
     env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
-    own_site = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+    own_site = subprocess.run(
+        [str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # The dependencies as plain path entries: the `.pth` files there (the editable install of
     # affectrep among them) are not read.
     (Path(own_site) / "dependencies.pth").write_text(site + "\n")
-    probe = subprocess.run([str(python), "-c", "import snakemake, numpy; import affectrep"],
-                           capture_output=True, text=True, cwd=tmp_path, env=env)
+    probe = subprocess.run(
+        [str(python), "-c", "import snakemake, numpy; import affectrep"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert "No module named 'affectrep'" in probe.stderr  # affectrep is not installed there
     workdir = tmp_path / "run"
     workdir.mkdir()
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     process = subprocess.run(
-        [str(python), "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-         str(workdir), "--configfile", str(workdir / "tiny.yaml"), "--cores", "2",
-         "results/demo/manifest.tsv"], capture_output=True, text=True, timeout=600, env=env)
+        [
+            str(python),
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(workdir / "tiny.yaml"),
+            "--cores",
+            "2",
+            "results/demo/manifest.tsv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert process.returncode == 0, process.stderr[-5000:]
     assert len(read_manifest(workdir / "results" / "demo" / "manifest.tsv")) == 48
 
@@ -297,11 +421,15 @@ def test_the_html_report_shows_every_table_inline(tiny_run, tmp_path):
     assert process.returncode == 0, process.stderr[-3000:]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     results = json.loads(re.search(r"var results = (\{.*?\});\n", page, re.S).group(1))
-    tables = {"results/demo/tables/table1.html": 1, "results/demo/tables/table2.html": 1,
-              "results/demo/tables/separation.html": 1,
-              "results/demo/tables/dimensional.html": 1,
-              "results/demo/export/tied-fft128-c5/MODEL_CARD.html": 1,
-              "results/cross_corpus/tied-fft128-c5.html": 1, "results/demo/report.html": 6}
+    tables = {
+        "results/demo/tables/table1.html": 1,
+        "results/demo/tables/table2.html": 1,
+        "results/demo/tables/separation.html": 1,
+        "results/demo/tables/dimensional.html": 1,
+        "results/demo/export/tied-fft128-c5/MODEL_CARD.html": 1,
+        "results/cross_corpus/tied-fft128-c5.html": 1,
+        "results/demo/report.html": 6,
+    }
     assert set(tables) <= set(results)
     for path, count in tables.items():
         assert results[path]["mime_type"] == "text/html", path
@@ -316,12 +444,19 @@ def test_the_html_report_shows_every_table_inline(tiny_run, tmp_path):
 def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
     results = tiny_run / "results"
     dimensional = (results / "demo" / "tables" / "dimensional.tsv").read_text().splitlines()
-    assert dimensional[0].split("\t") == ["representation", "activation CCC", "activation r",
-                                          "valence CCC", "valence r", "runs"]
+    assert dimensional[0].split("\t") == [
+        "representation",
+        "activation CCC",
+        "activation r",
+        "valence CCC",
+        "valence r",
+        "runs",
+    ]
     assert len(dimensional) == 4 and all(line.endswith("\t6") for line in dimensional[1:])
     cells = json.loads((results / "cross_corpus" / "tied-fft128-c5.json").read_text())["cells"]
     assert {(c["train"], c["test"]) for c in cells} == {
-        (a, b) for a in ("demo", "other", "all-corpora") for b in ("demo", "other")}
+        (a, b) for a in ("demo", "other", "all-corpora") for b in ("demo", "other")
+    }
     assert all(0.0 <= c["unweighted_accuracy"] <= 1.0 for c in cells)
     assert (results / "other" / "codes-from-demo" / "tied-fft128-c5.npy").exists()
     # Pretrained on both corpora at once: every frame of both, ids prefixed with the corpus.
@@ -333,8 +468,11 @@ def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
     np.testing.assert_array_equal(both[-5:], other[-5:])
     assert "\ndemo/Ses01F" in combined and "\nother/Ses01F" in combined
     report = (results / "demo" / "report.md").read_text()
-    for heading in ("## Activation and valence", "## Cross-corpus",
-                    "## Model bundle tied-fft128-c5"):
+    for heading in (
+        "## Activation and valence",
+        "## Cross-corpus",
+        "## Model bundle tied-fft128-c5",
+    ):
         assert heading in report
 
 
@@ -365,7 +503,7 @@ def _planned(workdir: Path, config: dict) -> dict[str, int]:
         return {}
     start = next(i for i, line in enumerate(lines) if line.startswith("job "))
     counts = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         name, count = line.split()
         if name == "total":
             return counts
@@ -394,8 +532,16 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     planned = _planned(settled_copy, _changed("features.spectrograms", {"logmel40": mel}))
     assert planned["features"] == 1 and planned["validate_baseline"] == 1
     assert planned["pretrain_layer"] == 2 and planned["train_deep"] == 1  # the two mel models
-    assert not {"corpus", "egemaps", "fold_mlp", "fold_vectors", "table2", "export",
-                "pool_codes", "dimensional"} & set(planned)
+    assert not {
+        "corpus",
+        "egemaps",
+        "fold_mlp",
+        "fold_vectors",
+        "table2",
+        "export",
+        "pool_codes",
+        "dimensional",
+    } & set(planned)
     # The audio policy: the corpus (a checkpoint: what follows it is planned once it ran).
     planned = _planned(settled_copy, _changed("audio.min_duration_s", 2.0))
     assert planned["corpus"] == 1 and planned["features"] == 3
@@ -405,9 +551,18 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     assert not {"corpus", "features", "egemaps", "validate_baseline"} & set(planned)
     # The BLSTM: its vectors and their uses.
     planned = _planned(settled_copy, _changed("representations.blstm.epochs", 3))
-    assert planned == {"blstm_ae": 2, "tsne": 2, "figure": 1, "separation": 1,
-                       "fold_vectors": 6, "table2": 1, "dimensional": 1, "export": 1,
-                       "report": 1, "all": 1}
+    assert planned == {
+        "blstm_ae": 2,
+        "tsne": 2,
+        "figure": 1,
+        "separation": 1,
+        "fold_vectors": 6,
+        "table2": 1,
+        "dimensional": 1,
+        "export": 1,
+        "report": 1,
+        "all": 1,
+    }
     # The MLPs: their runs and Table 2.
     planned = _planned(settled_copy, _changed("classification.mlp.max_epochs", 3))
     assert planned == {"fold_mlp": 12, "table2": 1, "report": 1, "all": 1}
@@ -425,8 +580,9 @@ def test_rebuilt_outputs_reflect_the_changed_settings(settled_copy):
     (mel_dir / "frames.tmp-4242.npy").write_bytes(b"x" * 100)
     mel = {"kind": "mel", "n_fft": 1024, "n_mels": 24, "fmin": 0, "fmax": 8000}
     target = "results/demo/validation/softmax-logmel40-c1.json"
-    process = snakemake(settled_copy, target,
-                        config=_changed("features.spectrograms", {"logmel40": mel}))
+    process = snakemake(
+        settled_copy, target, config=_changed("features.spectrograms", {"logmel40": mel})
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     frames, _ = _load_frames(mel_dir)
     assert frames.shape[1] == 24
@@ -437,17 +593,23 @@ def test_rebuilt_outputs_reflect_the_changed_settings(settled_copy):
     assert record["spec"]["n_mels"] == 24
     # The hop: half as many frames, recorded in the feature set.
     _, before = _load_frames(results / "features" / "fft128")
-    process = snakemake(settled_copy, "results/demo/features/fft128/frames.npy",
-                        config=_changed("features.hop_ms", 20))
+    process = snakemake(
+        settled_copy,
+        "results/demo/features/fft128/frames.npy",
+        config=_changed("features.hop_ms", 20),
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     _, after = _load_frames(results / "features" / "fft128")
     assert abs(after.n_frames - before.n_frames / 2) < 0.02 * before.n_frames
     stats = np.load(results / "features" / "fft128" / "stats.npz")
-    assert json.loads(str(stats["provenance"]))[
-        "features[corpus=demo,spec=fft128]"]["spec"]["hop_ms"] == 20
+    assert (
+        json.loads(str(stats["provenance"]))["features[corpus=demo,spec=fft128]"]["spec"]["hop_ms"]
+        == 20
+    )
     # The audio policy: shorter files are rejected now.
-    process = snakemake(settled_copy, "results/demo/manifest.tsv",
-                        config=_changed("audio.min_duration_s", 2.0))
+    process = snakemake(
+        settled_copy, "results/demo/manifest.tsv", config=_changed("audio.min_duration_s", 2.0)
+    )
     assert process.returncode == 0, process.stderr[-3000:]
     rows = read_manifest(results / "manifest.tsv")
     assert rows and all(row.duration_s >= 2.0 for row in rows) and len(rows) < 48

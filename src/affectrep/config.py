@@ -59,8 +59,10 @@ def _check_references(config: dict) -> None:
                 f"config key run: {name!r} is not a corpus; defined are {sorted(corpora)}"
             )
     if COMBINED_CORPUS in corpora or "cross_corpus" in corpora:
-        raise ConfigError(f"config key corpora: `{COMBINED_CORPUS}` and `cross_corpus` are the "
-                          "workflow's own names (pretraining on every corpus, the matrix)")
+        raise ConfigError(
+            f"config key corpora: `{COMBINED_CORPUS}` and `cross_corpus` are the "
+            "workflow's own names (pretraining on every corpus, the matrix)"
+        )
     for name, settings in corpora.items():
         if "demo" not in settings and "root" not in settings:
             raise ConfigError(
@@ -104,8 +106,11 @@ def _check_reader_keys(corpora: dict) -> None:
         read = READER_KEYS[settings["reader"]]
         for key, value in settings.items():
             if key not in read and (key not in defaults or value != defaults[key]):
-                hint = (" (for other corpora map the name instead: emotion_map: "
-                        "{excited: happiness})" if key == "merge_excited" else "")
+                hint = (
+                    " (for other corpora map the name instead: emotion_map: {excited: happiness})"
+                    if key == "merge_excited"
+                    else ""
+                )
                 raise ConfigError(
                     f"config key corpora.{name}.{key}: reader {settings['reader']} does not "
                     f"read it; its keys are {', '.join(read)}{hint}"
@@ -179,8 +184,11 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
 
 def audio_policy(config: dict) -> AudioPolicy:
     audio = config["audio"]
-    return AudioPolicy(min_duration_s=audio["min_duration_s"], silence_peak=audio["silence_peak"],
-                       channel=audio.get("channel", default("audio.channel")))
+    return AudioPolicy(
+        min_duration_s=audio["min_duration_s"],
+        silence_peak=audio["silence_peak"],
+        channel=audio.get("channel", default("audio.channel")),
+    )
 
 
 def corpus_root(config: dict, corpus: str, results: str | Path = "results") -> Path:
@@ -209,8 +217,16 @@ def train_settings(config: dict, *, finetune: bool = False) -> dict:
     (fine-tuning: `finetune_epochs` epochs). A plain dict, so that passing it to a rule's
     script does not import JAX before the script has configured it."""
     settings = config["autoencoders"]
-    keys = ("optimizer", "learning_rate", "momentum", "weight_decay", "schedule",
-            "batch_size", "noise", "seed")
+    keys = (
+        "optimizer",
+        "learning_rate",
+        "momentum",
+        "weight_decay",
+        "schedule",
+        "batch_size",
+        "noise",
+        "seed",
+    )
     return {
         **{key: settings[key] for key in keys},
         "epochs": settings["finetune_epochs"] if finetune else settings["epochs"],

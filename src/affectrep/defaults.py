@@ -64,5 +64,6 @@ def section_defaults(path: str) -> dict[str, Any]:
     """The defaults of every key of config section `path` that has one, e.g.
     `classification.mlp` -> {"optimizer": "sgd", "learning_rate": 0.01, ...}."""
     properties = _node(path).get("properties", {})
-    return {key: copy.deepcopy(spec["default"])
-            for key, spec in properties.items() if "default" in spec}
+    return {
+        key: copy.deepcopy(spec["default"]) for key, spec in properties.items() if "default" in spec
+    }

@@ -43,7 +43,14 @@ class Progress:
         percent = 100.0 * done / self.total if self.total else 100.0
         self.logger.info(
             "%s: %d/%d (%.0f%%), %.1f %s/s, %.1f s elapsed, eta %.0f s",
-            self.label, done, self.total, percent, rate, self.unit, elapsed, eta,
+            self.label,
+            done,
+            self.total,
+            percent,
+            rate,
+            self.unit,
+            elapsed,
+            eta,
         )
 
     @property

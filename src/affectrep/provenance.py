@@ -161,16 +161,16 @@ class JobProvenance:
         self.key = key
         self.params = plain(dict(params))
         self.upstream = dict(upstream)
-        self.record = merge_records([("(inputs)", self.upstream),
-                                     ("(this job)", {key: self.params})])
+        self.record = merge_records(
+            [("(inputs)", self.upstream), ("(this job)", {key: self.params})]
+        )
 
     @classmethod
     def of_snakemake(cls, smk: Any) -> JobProvenance:
         """From the `snakemake` object of a rule's script."""
         params = {name: value for name, value in smk.params.items()}
         inputs = [path for path in smk.input if isinstance(path, str)]
-        return cls(job_key(smk.rule, dict(smk.wildcards.items())), params,
-                   inputs_record(inputs))
+        return cls(job_key(smk.rule, dict(smk.wildcards.items())), params, inputs_record(inputs))
 
     def stamp(self, outputs: Iterable[str | Path]) -> None:
         """Write the record for every output (each record file once)."""
@@ -212,8 +212,11 @@ def _job_label(key: str) -> str:
     """`pretrain_layer[corpus=demo,layer=1,stacked=tied-fft128-c5,without=]` ->
     `layer=1,stacked=tied-fft128-c5` (the corpus is the report's own)."""
     inside = key.partition("[")[2].rstrip("]")
-    parts = [part for part in inside.split(",")
-             if part and not part.startswith("corpus=") and not part.endswith("=")]
+    parts = [
+        part
+        for part in inside.split(",")
+        if part and not part.startswith("corpus=") and not part.endswith("=")
+    ]
     return ",".join(parts) or key
 
 
@@ -247,5 +250,6 @@ def summarise_by_rule(record: Mapping[str, Mapping], max_listed: int = 8) -> dic
 
 def settings_yaml(record: Mapping[str, Mapping]) -> str:
     """A record summarised by rule (`summarise_by_rule`), as YAML (report, model card)."""
-    return yaml.safe_dump(summarise_by_rule(record), sort_keys=False,
-                          default_flow_style=None, width=96).strip()
+    return yaml.safe_dump(
+        summarise_by_rule(record), sort_keys=False, default_flow_style=None, width=96
+    ).strip()

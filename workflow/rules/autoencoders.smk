@@ -16,21 +16,21 @@ rule pretrain_layer:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         layer=f"{RESULTS}/{{corpus}}/models{{without}}/{{stacked}}/layer{{layer}}.npz",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}{{without}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=240,
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
         settings=lambda wildcards: plain(train_settings(config)),
         exclude_session=excluded_session,
-    log:
-        f"{RESULTS}/{{corpus}}/logs/pretrain_{{stacked}}_layer{{layer}}{{without}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/pretrain_{{stacked}}_layer{{layer}}{{without}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=device_memory,
-        runtime=240,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/pretrain_layer.py"
 
@@ -43,21 +43,21 @@ rule finetune_deep:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{stacked}}/encoder.npz",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}{{without}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=240,
     params:
         model=lambda wildcards: wildcards.stacked,
         widths=lambda wildcards: model_widths(config, wildcards.stacked),
         settings=lambda wildcards: plain(train_settings(config, finetune=True)),
         exclude_session=excluded_session,
-    log:
-        f"{RESULTS}/{{corpus}}/logs/finetune_{{stacked}}{{without}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/finetune_{{stacked}}{{without}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=device_memory,
-        runtime=240,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/finetune_deep.py"
 
@@ -69,21 +69,21 @@ rule train_deep:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{deep}}/encoder.npz",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/train_{{deep}}{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}{{without}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=240,
     params:
         model=lambda wildcards: wildcards.deep,
         widths=lambda wildcards: model_widths(config, wildcards.deep),
         settings=lambda wildcards: plain(train_settings(config)),
         exclude_session=excluded_session,
-    log:
-        f"{RESULTS}/{{corpus}}/logs/train_{{deep}}{{without}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/train_{{deep}}{{without}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=device_memory,
-        runtime=240,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/train_deep.py"
 
@@ -96,17 +96,17 @@ rule encode:
     output:
         codes=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.npy",
         provenance=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.json",
-    params:
-        model=lambda wildcards: wildcards.model,
     log:
         f"{RESULTS}/{{corpus}}/logs/encode_{{model}}{{without}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/encode_{{model}}{{without}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=device_memory,
         runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        model=lambda wildcards: wildcards.model,
     script:
         "../scripts/encode.py"

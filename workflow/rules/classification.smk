@@ -2,6 +2,7 @@
 # the corpus's speakers and sessions, so their inputs are known once the manifest exists
 # (`corpus` is a checkpoint).
 
+
 wildcard_constraints:
     mlp_method="pretrained-mlp|mlp",
     vector_method="egemaps|blstm",
@@ -17,18 +18,18 @@ rule egemaps:
         ids=f"{RESULTS}/{{corpus}}/egemaps/functionals.tsv",
         names=f"{RESULTS}/{{corpus}}/egemaps/feature_names.txt",
         provenance=f"{RESULTS}/{{corpus}}/egemaps/functionals.json",
-    params:
-        policy=plain(audio_policy(config)),
     log:
         f"{RESULTS}/{{corpus}}/logs/egemaps.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/egemaps.tsv"
+    conda:
+        "../../envs/egemaps.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../../envs/egemaps.yaml"
+    params:
+        policy=plain(audio_policy(config)),
     script:
         "../scripts/egemaps.py"
 
@@ -39,22 +40,22 @@ rule fold_mlp:
         unpack(mlp_fold_inputs),
     output:
         result=f"{RESULTS}/{{corpus}}/folds/{{mlp_method}}/{{fold}}.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds/{{mlp_method}}_{{fold}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{mlp_method}}_{{fold}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=240,
     params:
         method=lambda wildcards: wildcards.mlp_method,
         context=lambda wildcards: classification_encoder().context,
         hidden=lambda wildcards: model_widths(config, str(classification_encoder()))[1:],
         settings=lambda wildcards: plain(mlp_settings(config)),
         pretraining=config["classification"]["pretraining"],
-    log:
-        f"{RESULTS}/{{corpus}}/logs/folds/{{mlp_method}}_{{fold}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{mlp_method}}_{{fold}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=device_memory,
-        runtime=240,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/fold_mlp.py"
 
@@ -65,24 +66,26 @@ rule fold_vectors:
         unpack(vector_fold_inputs),
     output:
         result=f"{RESULTS}/{{corpus}}/folds/{{vector_method}}/{{fold}}.json",
-    params:
-        method=lambda wildcards: wildcards.vector_method,
-        settings=lambda wildcards: plain({**config["classification"]["utterance"],
-                                          "seed": config["classification"]["seed"]}),
-        pretraining=lambda wildcards: (
-            "none" if wildcards.vector_method == "egemaps"
-            else config["classification"]["pretraining"]
-        ),
     log:
         f"{RESULTS}/{{corpus}}/logs/folds/{{vector_method}}_{{fold}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/folds/{{vector_method}}_{{fold}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        method=lambda wildcards: wildcards.vector_method,
+        settings=lambda wildcards: plain(
+            {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
+        ),
+        pretraining=lambda wildcards: (
+            "none"
+            if wildcards.vector_method == "egemaps"
+            else config["classification"]["pretraining"]
+        ),
     script:
         "../scripts/fold_vectors.py"
 
@@ -108,17 +111,17 @@ rule table2:
             )
             for method in config["classification"]["methods"]
         ],
-    params:
-        corpus=lambda wildcards: wildcards.corpus,
-        methods=config["classification"]["methods"],
-        titles=lambda wildcards: plain(method_titles()),
     log:
         f"{RESULTS}/{{corpus}}/logs/table2.log",
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        methods=config["classification"]["methods"],
+        titles=lambda wildcards: plain(method_titles()),
     script:
         "../scripts/table2.py"

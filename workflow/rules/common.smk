@@ -80,8 +80,10 @@ def corpus_targets(corpus):
 
 def features_of(corpus, spec):
     directory = f"{RESULTS}/{corpus}/features/{spec}"
-    return {name: f"{directory}/{name}.{ext}" for name, ext in
-            (("frames", "npy"), ("index", "tsv"), ("stats", "npz"))}
+    return {
+        name: f"{directory}/{name}.{ext}"
+        for name, ext in (("frames", "npy"), ("index", "tsv"), ("stats", "npz"))
+    }
 
 
 def model_spec(model):
@@ -119,10 +121,14 @@ def stack_layers(wildcards):
 def table1_inputs(wildcards):
     """Validation results in the paper's row order: baselines after the models of their
     spectrogram."""
-    models = [f"{RESULTS}/{wildcards.corpus}/validation/{m}.json"
-              for m in config["autoencoders"]["models"]]
-    baselines = [f"{RESULTS}/{wildcards.corpus}/validation/softmax-{s}-c1.json"
-                 for s in config["validation"]["baselines"]]
+    models = [
+        f"{RESULTS}/{wildcards.corpus}/validation/{m}.json"
+        for m in config["autoencoders"]["models"]
+    ]
+    baselines = [
+        f"{RESULTS}/{wildcards.corpus}/validation/softmax-{s}-c1.json"
+        for s in config["validation"]["baselines"]
+    ]
     return models + baselines
 
 
@@ -223,10 +229,14 @@ def model_title(model):
 def points_paths(corpus, model, level):
     """Frame codes and their feature index, or utterance vectors and their ids."""
     if level == "frames":
-        return {"vectors": f"{RESULTS}/{corpus}/codes/{model}.npy",
-                "ids": features_of(corpus, model_spec(model))["index"]}
-    return {"vectors": f"{RESULTS}/{corpus}/utterances/{model}.npy",
-            "ids": f"{RESULTS}/{corpus}/utterances/{model}.tsv"}
+        return {
+            "vectors": f"{RESULTS}/{corpus}/codes/{model}.npy",
+            "ids": features_of(corpus, model_spec(model))["index"],
+        }
+    return {
+        "vectors": f"{RESULTS}/{corpus}/utterances/{model}.npy",
+        "ids": f"{RESULTS}/{corpus}/utterances/{model}.tsv",
+    }
 
 
 def points_of(wildcards):
@@ -235,8 +245,11 @@ def points_of(wildcards):
 
 def separation_sources(wildcards):
     """(level, model) of every row of the separation table, in order."""
-    return [(level, model) for level in ("frames", "utterances")
-            for model in config["representations"]["models"]]
+    return [
+        (level, model)
+        for level in ("frames", "utterances")
+        for model in config["representations"]["models"]
+    ]
 
 
 def separation_inputs(wildcards):
@@ -254,11 +267,16 @@ def report_figures(wildcards):
     return [
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
-        *(f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
-          for m in config["classification"]["methods"]),
+        *(
+            f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
+            for m in config["classification"]["methods"]
+        ),
         f"{RESULTS}/{corpus}/figures/dimensional.png",
-        *(f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
-          for _ in [0] if corpus in cross_corpora()),
+        *(
+            f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
+            for _ in [0]
+            if corpus in cross_corpora()
+        ),
     ]
 
 
@@ -271,8 +289,11 @@ def dimensional_titles():
     from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
-    return {"pooled": f"{encoder} codes, pooled (mean, std)",
-            "blstm": f"BLSTM on {encoder} codes", "egemaps": "eGeMAPS functionals"}
+    return {
+        "pooled": f"{encoder} codes, pooled (mean, std)",
+        "blstm": f"BLSTM on {encoder} codes",
+        "egemaps": "eGeMAPS functionals",
+    }
 
 
 def dimensional_sources(wildcards):
@@ -296,8 +317,12 @@ def dimensional_sources(wildcards):
 
 
 def dimensional_inputs(wildcards):
-    files = {path for per_fold in dimensional_sources(wildcards).values()
-             for pair in per_fold.values() for path in pair}
+    files = {
+        path
+        for per_fold in dimensional_sources(wildcards).values()
+        for pair in per_fold.values()
+        for path in pair
+    }
     return {"manifest": manifest_of(wildcards.corpus), "vectors": sorted(files)}
 
 

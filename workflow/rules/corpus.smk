@@ -1,29 +1,26 @@
 rule demo_corpus:
-    """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
-    wildcard_constraints:
-        corpus=CONFIGURED_CORPUS,
     output:
         audio=directory(f"{RESULTS}/{{corpus}}/audio"),
-    params:
-        demo=lambda wildcards: plain(corpus_settings(wildcards)["demo"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/demo_corpus.tsv"
+    """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
+    conda:
+        "../../envs/workflow.yaml"
     threads: 8
     resources:
         mem_mb=lambda wildcards, threads: 500 + 300 * threads,
         runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        demo=lambda wildcards: plain(corpus_settings(wildcards)["demo"]),
     script:
         "../scripts/demo_corpus.py"
 
 
 checkpoint corpus:
-    """Read the corpus, check every audio file, write the manifest and the rejected list."""
-    wildcard_constraints:
-        corpus=CONFIGURED_CORPUS,
     input:
         unpack(corpus_inputs),
     output:
@@ -31,20 +28,23 @@ checkpoint corpus:
         rejected=f"{RESULTS}/{{corpus}}/rejected.tsv",
         summary=f"{RESULTS}/{{corpus}}/corpus_summary.txt",
         provenance=f"{RESULTS}/{{corpus}}/manifest.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/corpus.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/corpus.tsv"
+    """Read the corpus, check every audio file, write the manifest and the rejected list."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
     params:
         settings=corpus_params,
         root=lambda wildcards: str(corpus_root(config, wildcards.corpus, RESULTS)),
         policy=plain(audio_policy(config)),
         strict=config["audio"]["strict"],
-    log:
-        f"{RESULTS}/{{corpus}}/logs/corpus.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/corpus.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/corpus.py"

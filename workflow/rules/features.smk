@@ -1,26 +1,26 @@
 rule features:
-    """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
-    wildcard_constraints:
-        corpus=CONFIGURED_CORPUS,
     input:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         frames=f"{RESULTS}/{{corpus}}/features/{{spec}}/frames.npy",
         index=f"{RESULTS}/{{corpus}}/features/{{spec}}/index.tsv",
         stats=f"{RESULTS}/{{corpus}}/features/{{spec}}/stats.npz",
-    params:
-        spec=lambda wildcards: plain(spectrogram_spec(config, wildcards.spec)),
-        normalization=config["features"]["normalization"],
-        policy=plain(audio_policy(config)),
     log:
         f"{RESULTS}/{{corpus}}/logs/features_{{spec}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/features_{{spec}}.tsv"
+    """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
+    wildcard_constraints:
+        corpus=CONFIGURED_CORPUS,
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=120,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        spec=lambda wildcards: plain(spectrogram_spec(config, wildcards.spec)),
+        normalization=config["features"]["normalization"],
+        policy=plain(audio_policy(config)),
     script:
         "../scripts/features.py"

@@ -16,8 +16,10 @@ rule report:
         separation=f"{RESULTS}/{{corpus}}/tables/separation.md",
         dimensional=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
         cross_corpus=cross_corpus_table,
-        cards=lambda wildcards: [f"{RESULTS}/{wildcards.corpus}/export/{m}/MODEL_CARD.md"
-                                 for m in config["use"]["export"]],
+        cards=lambda wildcards: [
+            f"{RESULTS}/{wildcards.corpus}/export/{m}/MODEL_CARD.md"
+            for m in config["use"]["export"]
+        ],
         figures=report_figures,
     output:
         report=f"{RESULTS}/{{corpus}}/report.md",
@@ -26,16 +28,16 @@ rule report:
             caption="../report/report.rst",
             category="Report",
         ),
-    params:
-        corpus=lambda wildcards: wildcards.corpus,
-        rules=[rule.name for rule in workflow.rules],
     log:
         f"{RESULTS}/{{corpus}}/logs/report.log",
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
+        rules=[rule.name for rule in workflow.rules],
     script:
         "../scripts/report.py"

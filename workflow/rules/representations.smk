@@ -1,5 +1,6 @@
 # Utterance representations and pictures (paper sections 5.1-5.2, Figures 1 and 2).
 
+
 wildcard_constraints:
     level="frames|utterances",
 
@@ -8,29 +9,27 @@ rule blstm_ae:
     """The BLSTM autoencoder over each utterance's codes; one vector per utterance."""
     input:
         codes=f"{RESULTS}/{{corpus}}/codes{{without}}/{{model}}.npy",
-        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
-            "index"
-        ],
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["index"],
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         vectors=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.npy",
         ids=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.tsv",
         params=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/blstm.npz",
         provenance=f"{RESULTS}/{{corpus}}/utterances{{without}}/{{model}}.json",
-    params:
-        model=lambda wildcards: wildcards.model,
-        settings=plain(config["representations"]["blstm"]),
-        exclude_session=excluded_session,
     log:
         f"{RESULTS}/{{corpus}}/logs/blstm_{{model}}{{without}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/blstm_{{model}}{{without}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=device_memory,
         runtime=240,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        model=lambda wildcards: wildcards.model,
+        settings=plain(config["representations"]["blstm"]),
+        exclude_session=excluded_session,
     script:
         "../scripts/blstm_ae.py"
 
@@ -44,21 +43,21 @@ rule tsne:
         embedding=f"{RESULTS}/{{corpus}}/figures/tsne/{{level}}_{{model}}.npz",
         png=f"{RESULTS}/{{corpus}}/figures/{{level}}_{{model}}.png",
         pdf=f"{RESULTS}/{{corpus}}/figures/{{level}}_{{model}}.pdf",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/tsne_{{level}}_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/tsne_{{level}}_{{model}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         level=lambda wildcards: wildcards.level,
         title=lambda wildcards: f"{model_title(wildcards.model)}, {wildcards.level}",
         max_points=lambda wildcards: config["representations"]["tsne"][wildcards.level],
         tsne=plain(config["representations"]["tsne"]),
-    log:
-        f"{RESULTS}/{{corpus}}/logs/tsne_{{level}}_{{model}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/tsne_{{level}}_{{model}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/tsne.py"
 
@@ -77,21 +76,21 @@ rule figure:
             category="Figures",
         ),
         pdf=f"{RESULTS}/{{corpus}}/figures/figure{{number}}.pdf",
-    wildcard_constraints:
-        number="1|2",
-    params:
-        models=config["representations"]["models"],
-        title=lambda wildcards: FIGURE_TITLES[wildcards.number].format(corpus=wildcards.corpus),
     log:
         f"{RESULTS}/{{corpus}}/logs/figure{{number}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/figure_{{number}}.tsv"
+    wildcard_constraints:
+        number="1|2",
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        models=config["representations"]["models"],
+        title=lambda wildcards: FIGURE_TITLES[wildcards.number].format(corpus=wildcards.corpus),
     script:
         "../scripts/figure.py"
 
@@ -111,18 +110,18 @@ rule separation:
             category="Tables",
         ),
         provenance=f"{RESULTS}/{{corpus}}/tables/separation.json",
-    params:
-        sources=lambda wildcards: plain(separation_sources(wildcards)),
-        settings=plain(config["representations"]["separation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/separation.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/separation.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        sources=lambda wildcards: plain(separation_sources(wildcards)),
+        settings=plain(config["representations"]["separation"]),
     script:
         "../scripts/separation.py"

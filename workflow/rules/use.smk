@@ -19,16 +19,16 @@ rule combine_corpora:
     output:
         manifest=f"{RESULTS}/{COMBINED}/manifest.tsv",
         provenance=f"{RESULTS}/{COMBINED}/manifest.json",
-    params:
-        names=cross_corpora(),
     log:
         f"{RESULTS}/{COMBINED}/logs/combine_corpora.log",
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        names=cross_corpora(),
     script:
         "../scripts/combine_corpora.py"
 
@@ -37,26 +37,29 @@ rule combine_features:
     """The feature sets of the cross-corpus corpora as one, each normalised as it was."""
     input:
         # frames, index and stats of each corpus, in the order of params.sources
-        features=lambda wildcards: [features_of(c, wildcards.spec)[name]
-                                    for c in cross_corpora()
-                                    for name in ("frames", "index", "stats")],
+        features=lambda wildcards: [
+            features_of(c, wildcards.spec)[name]
+            for c in cross_corpora()
+            for name in ("frames", "index", "stats")
+        ],
     output:
         frames=f"{RESULTS}/{COMBINED}/features/{{spec}}/frames.npy",
         index=f"{RESULTS}/{COMBINED}/features/{{spec}}/index.tsv",
         stats=f"{RESULTS}/{COMBINED}/features/{{spec}}/stats.npz",
-    params:
-        sources=lambda wildcards: plain({c: f"{RESULTS}/{c}/features/{wildcards.spec}"
-                                         for c in cross_corpora()}),
     log:
         f"{RESULTS}/{COMBINED}/logs/combine_features_{{spec}}.log",
     benchmark:
         f"{RESULTS}/{COMBINED}/benchmarks/combine_features_{{spec}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        sources=lambda wildcards: plain(
+            {c: f"{RESULTS}/{c}/features/{wildcards.spec}" for c in cross_corpora()}
+        ),
     script:
         "../scripts/combine_features.py"
 
@@ -80,9 +83,7 @@ rule pool_codes:
     """Each utterance's mean and std of its frame codes (the exported heads' input)."""
     input:
         codes=f"{RESULTS}/{{corpus}}/codes{{scope}}/{{model}}.npy",
-        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
-            "index"
-        ],
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["index"],
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
         vectors=f"{RESULTS}/{{corpus}}/pooled{{scope}}/{{model}}.npy",
@@ -92,12 +93,12 @@ rule pool_codes:
         f"{RESULTS}/{{corpus}}/logs/pool_{{model}}{{scope}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/pool_{{model}}{{scope}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/pool_codes.py"
 
@@ -121,21 +122,21 @@ rule dimensional:
             caption="../report/dimensional.rst",
             category="Dimensional affect",
         ),
+    log:
+        f"{RESULTS}/{{corpus}}/logs/dimensional.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/dimensional.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         corpus=lambda wildcards: wildcards.corpus,
         sources=lambda wildcards: plain(dimensional_sources(wildcards)),
         titles=lambda wildcards: plain(dimensional_titles()),
         alphas=plain(config["use"]["regression_alphas"]),
-    log:
-        f"{RESULTS}/{{corpus}}/logs/dimensional.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/dimensional.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/dimensional.py"
 
@@ -145,12 +146,8 @@ rule export:
     input:
         encoder=f"{RESULTS}/{{corpus}}/models/{{model}}/encoder.npz",
         blstm=f"{RESULTS}/{{corpus}}/models/{{model}}/blstm.npz",
-        stats=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
-            "stats"
-        ],
-        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
-            "index"
-        ],
+        stats=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["stats"],
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["index"],
         pooled=f"{RESULTS}/{{corpus}}/pooled/{{model}}.npy",
         ids=f"{RESULTS}/{{corpus}}/pooled/{{model}}.tsv",
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
@@ -166,22 +163,22 @@ rule export:
             f"{RESULTS}/{{corpus}}/export/{{model}}/{name}"
             for name in ("encoder.npz", "blstm.npz", "features.npz", "heads.npz", "config.yaml")
         ],
+    log:
+        f"{RESULTS}/{{corpus}}/logs/export_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/export_{{model}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         corpus=lambda wildcards: wildcards.corpus,
         model=lambda wildcards: wildcards.model,
         utterance=plain(config["classification"]["utterance"]),
         window_s=plain(config["use"]["window_s"]),
         seed=config["classification"]["seed"],
-    log:
-        f"{RESULTS}/{{corpus}}/logs/export_{{model}}.log",
-    benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/export_{{model}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
     script:
         "../scripts/export.py"
 
@@ -204,23 +201,24 @@ rule cross_corpus:
             caption="../report/cross_corpus.rst",
             category="Cross-corpus",
         ),
+    log:
+        f"{RESULTS}/cross_corpus/logs/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/cross_corpus/benchmarks/{{model}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         corpora=cross_corpora(),
         pooled=lambda wildcards: plain(cross_corpus_pooled(wildcards)),
         manifests=lambda wildcards: plain(cross_corpus_manifests(wildcards)),
         combined=COMBINED if len(cross_corpora()) > 1 else None,
         title=lambda wildcards: model_title(wildcards.model),
-        settings=plain({**config["classification"]["utterance"],
-                        "seed": config["classification"]["seed"]}),
-    log:
-        f"{RESULTS}/cross_corpus/logs/{{model}}.log",
-    benchmark:
-        f"{RESULTS}/cross_corpus/benchmarks/{{model}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        "../../envs/workflow.yaml"
+        settings=plain(
+            {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
+        ),
     script:
         "../scripts/cross_corpus.py"

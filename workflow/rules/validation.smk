@@ -3,25 +3,23 @@ rule validate:
     input:
         codes=f"{RESULTS}/{{corpus}}/codes/{{model}}.npy",
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
-        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))[
-            "index"
-        ],
+        index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["index"],
     output:
         result=f"{RESULTS}/{{corpus}}/validation/{{model}}.json",
-    params:
-        model=lambda wildcards: wildcards.model,
-        widths=lambda wildcards: model_widths(config, wildcards.model),
-        validation=plain(config["validation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_{{model}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/validate_{{model}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        model=lambda wildcards: wildcards.model,
+        widths=lambda wildcards: model_widths(config, wildcards.model),
+        validation=plain(config["validation"]),
     script:
         "../scripts/validate.py"
 
@@ -35,14 +33,14 @@ use rule validate as validate_baseline with:
         index=f"{RESULTS}/{{corpus}}/features/{{spec}}/index.tsv",
     output:
         result=f"{RESULTS}/{{corpus}}/validation/softmax-{{spec}}-c1.json",
-    params:
-        model=lambda wildcards: f"softmax-{wildcards.spec}-c1",
-        widths=lambda wildcards: [spectrogram_spec(config, wildcards.spec).n_dims],
-        validation=plain(config["validation"]),
     log:
         f"{RESULTS}/{{corpus}}/logs/validate_softmax-{{spec}}-c1.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/validate_softmax-{{spec}}-c1.tsv"
+    params:
+        model=lambda wildcards: f"softmax-{wildcards.spec}-c1",
+        widths=lambda wildcards: [spectrogram_spec(config, wildcards.spec).n_dims],
+        validation=plain(config["validation"]),
 
 
 rule table1:
@@ -59,15 +57,15 @@ rule table1:
             category="Tables",
         ),
         provenance=f"{RESULTS}/{{corpus}}/tables/table1.json",
-    params:
-        corpus=lambda wildcards: wildcards.corpus,
     log:
         f"{RESULTS}/{{corpus}}/logs/table1.log",
+    conda:
+        "../../envs/workflow.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
-    conda:
-        "../../envs/workflow.yaml"
+    params:
+        corpus=lambda wildcards: wildcards.corpus,
     script:
         "../scripts/table1.py"

@@ -6,6 +6,7 @@ from affectrep.stages.use import combine_corpora
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
-combine_corpora(snakemake.params.names, snakemake.input.manifests, snakemake.output.manifest,
-                logger)
+combine_corpora(
+    snakemake.params.names, snakemake.input.manifests, snakemake.output.manifest, logger
+)
 provenance.stamp(snakemake.output)

@@ -6,7 +6,12 @@ from affectrep.stages.use import pool_codes
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
-pooled = pool_codes(snakemake.input.codes, snakemake.input.index, snakemake.input.manifest,
-                    snakemake.output.vectors, snakemake.output.ids)
+pooled = pool_codes(
+    snakemake.input.codes,
+    snakemake.input.index,
+    snakemake.input.manifest,
+    snakemake.output.vectors,
+    snakemake.output.ids,
+)
 logger.info("pooled codes: %d utterances, %d dims", *pooled.shape)
 provenance.stamp(snakemake.output)

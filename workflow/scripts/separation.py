@@ -9,8 +9,12 @@ provenance = JobProvenance.of_snakemake(snakemake)
 settings = snakemake.params.settings
 separation(
     [
-        (level, model, snakemake.input[f"{level}_{model}_vectors".replace("-", "_")],
-         snakemake.input[f"{level}_{model}_ids".replace("-", "_")])
+        (
+            level,
+            model,
+            snakemake.input[f"{level}_{model}_vectors".replace("-", "_")],
+            snakemake.input[f"{level}_{model}_ids".replace("-", "_")],
+        )
         for level, model in snakemake.params.sources
     ],
     snakemake.input.manifest,

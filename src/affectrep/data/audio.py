@@ -65,8 +65,9 @@ class AudioPolicy:
 
     def __post_init__(self) -> None:
         channel = self.channel
-        if channel != "mix" and (isinstance(channel, bool) or not isinstance(channel, int)
-                                 or channel < 0):
+        if channel != "mix" and (
+            isinstance(channel, bool) or not isinstance(channel, int) or channel < 0
+        ):
             raise ValueError(f"audio channel must be 'mix' or an index >= 0, not {channel!r}")
 
 
@@ -94,8 +95,11 @@ def to_mono(signal: np.ndarray) -> np.ndarray:
 def _check_channel(path: Path, n_channels: int, channel: str | int) -> None:
     if isinstance(channel, int) and channel >= n_channels:
         raise BadAudioError(
-            path, "channel", f"audio.channel is {channel} (0 = the first), but the file has "
-            f"{n_channels} channel{'s' if n_channels != 1 else ''}")
+            path,
+            "channel",
+            f"audio.channel is {channel} (0 = the first), but the file has "
+            f"{n_channels} channel{'s' if n_channels != 1 else ''}",
+        )
 
 
 def select_channel(signal: np.ndarray, channel: str | int) -> np.ndarray:
@@ -278,9 +282,7 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         return signal, handle.samplerate
 
 
-def load_audio(
-    path: str | Path, policy: AudioPolicy | Mapping = DEFAULT_POLICY
-) -> np.ndarray:
+def load_audio(path: str | Path, policy: AudioPolicy | Mapping = DEFAULT_POLICY) -> np.ndarray:
     """Read `path` as mono float32 at `policy.target_rate` (the channels mixed, or one of
     them: `policy.channel`), or raise `BadAudioError`. The file is decoded once.
 
@@ -295,9 +297,7 @@ def load_audio(
         raise BadAudioError(path, "non_finite", f"{int(np.sum(~np.isfinite(signal)))} samples")
     duration = signal.shape[0] / rate
     if duration < policy.min_duration_s:
-        raise BadAudioError(
-            path, "too_short", f"{duration:.3f} s < {policy.min_duration_s} s"
-        )
+        raise BadAudioError(path, "too_short", f"{duration:.3f} s < {policy.min_duration_s} s")
     signal = resample(signal, rate, policy.target_rate)
     peak = float(np.max(np.abs(signal)))
     if peak < policy.silence_peak:
@@ -341,8 +341,9 @@ def _windows(
                 _short_read(handle, path, int(start) + signal.shape[0])
             signal = select_channel(signal, policy.channel)
             if not np.all(np.isfinite(signal)):
-                raise BadAudioError(path, "non_finite",
-                                    f"{int(np.sum(~np.isfinite(signal)))} samples")
+                raise BadAudioError(
+                    path, "non_finite", f"{int(np.sum(~np.isfinite(signal)))} samples"
+                )
             signal = resample(signal, rate, policy.target_rate)
             peak = max(peak, float(np.max(np.abs(signal))))
             windows.append(signal.astype(np.float32, copy=False))

@@ -72,13 +72,16 @@ _SECOND_LABEL = 0.12
 _RATING_NOISE = 0.6
 
 # Formant frequencies (Hz) of an adult male vocal tract for five vowels; bandwidths (Hz).
-_VOWELS = np.array([
-    [730, 1090, 2440, 3400],  # a
-    [530, 1840, 2480, 3500],  # e
-    [270, 2290, 3010, 3700],  # i
-    [570, 840, 2410, 3300],  # o
-    [300, 870, 2240, 3300],  # u
-], dtype=np.float64)
+_VOWELS = np.array(
+    [
+        [730, 1090, 2440, 3400],  # a
+        [530, 1840, 2480, 3500],  # e
+        [270, 2290, 3010, 3700],  # i
+        [570, 840, 2410, 3300],  # o
+        [300, 870, 2240, 3300],  # u
+    ],
+    dtype=np.float64,
+)
 _BANDWIDTHS = np.array([80.0, 100.0, 140.0, 200.0])
 
 
@@ -104,7 +107,8 @@ class DemoSpec:
                 raise ValueError("demo: give `hours` or `utterances_per_speaker`, not both")
             speakers = 2 * settings.get("sessions", cls.sessions)
             settings["utterances_per_speaker"] = max(
-                1, round(hours * 3600 / MEAN_UTTERANCE_S / speakers))
+                1, round(hours * 3600 / MEAN_UTTERANCE_S / speakers)
+            )
         return cls(**settings)
 
     def __post_init__(self) -> None:
@@ -193,8 +197,12 @@ def _smooth_noise(rng: np.random.Generator, n: int, every: int) -> np.ndarray:
     return np.interp(np.arange(n) / every, np.arange(knots.size), knots)
 
 
-def synthesise(rng: np.random.Generator, speaker: _Speaker, utterance: _Utterance,
-               sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def synthesise(
+    rng: np.random.Generator,
+    speaker: _Speaker,
+    utterance: _Utterance,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
     """One utterance's waveform, float32 in [-1, 1]."""
     act, val = utterance.activation, utterance.valence
     arousal = act - 3.0
@@ -206,8 +214,9 @@ def synthesise(rng: np.random.Generator, speaker: _Speaker, utterance: _Utteranc
     f0_range = 1.5 + 1.1 * (act - 1.0) + 1.3 * positive - 0.4 * negative  # semitones
     rate = speaker.rate * np.exp(0.13 * arousal) * rng.uniform(0.9, 1.1)
     tilt = 1.35 - 0.22 * arousal - 0.08 * negative * (arousal > 0) + speaker.tilt
-    breath = float(np.clip(speaker.breath + 0.05 * max(-arousal, 0.0) + rng.uniform(0, 0.02),
-                           0.0, 0.35))
+    breath = float(
+        np.clip(speaker.breath + 0.05 * max(-arousal, 0.0) + rng.uniform(0, 0.02), 0.0, 0.35)
+    )
     jitter = 0.004 + 0.006 * max(-arousal, 0.0) + 0.003 * negative * (arousal < 0)
     shimmer = 0.04 + 0.05 * max(-arousal, 0.0)
     level_db = float(np.clip(-7.0 + 4.0 * arousal + rng.normal(0, 1.0), -24.0, -1.0))
@@ -286,8 +295,11 @@ def synthesise(rng: np.random.Generator, speaker: _Speaker, utterance: _Utteranc
     aspiration = lfilter(b, a, noise) * amplitude * (0.6 + 0.4 * np.cos(phase))
     # Consonants: band-passed noise whose band depends on the syllable.
     fricative_band = rng.choice([(2500, 5000), (4000, 7500), (1500, 3500)])
-    b, a = butter(2, [fricative_band[0] / (sample_rate / 2), fricative_band[1] / (sample_rate / 2)],
-                  "bandpass")
+    b, a = butter(
+        2,
+        [fricative_band[0] / (sample_rate / 2), fricative_band[1] / (sample_rate / 2)],
+        "bandpass",
+    )
     consonants = lfilter(b, a, rng.standard_normal(n))
     consonants *= np.interp(block_of, np.arange(n_blocks), frication)
 
@@ -312,8 +324,9 @@ def _annotate(rng: np.random.Generator, utterance: _Utterance) -> tuple[list[lis
             chosen.append(options[rng.integers(len(options))])
         labels.append(chosen)
         latent = (utterance.valence, utterance.activation, utterance.dominance)
-        ratings.append([int(np.clip(np.rint(v + rng.normal(0, _RATING_NOISE)), 1, 5))
-                        for v in latent])
+        ratings.append(
+            [int(np.clip(np.rint(v + rng.normal(0, _RATING_NOISE)), 1, 5)) for v in latent]
+        )
     return labels, ratings
 
 
@@ -368,8 +381,11 @@ def write_demo_corpus(
     summary = DemoSummary()
     total = spec.sessions * 2 * spec.utterances_per_speaker
     n_dialogs = -(-spec.utterances_per_speaker // _UTTERANCES_PER_DIALOG)
-    jobs = [(root, spec, session, d, dialog) for session in range(1, spec.sessions + 1)
-            for d, dialog in enumerate(_dialog_names(session, n_dialogs))]
+    jobs = [
+        (root, spec, session, d, dialog)
+        for session in range(1, spec.sessions + 1)
+        for d, dialog in enumerate(_dialog_names(session, n_dialogs))
+    ]
     with contextlib.ExitStack() as stack:
         if workers > 1:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))

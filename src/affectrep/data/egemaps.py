@@ -56,14 +56,17 @@ def egemaps_features(
     features = np.zeros((len(rows), len(names)), dtype=np.float32)
     progress = Progress(len(rows), "eGeMAPS", logger, unit="utterances")
     for number, row in enumerate(rows):
-        features[number] = signal_features(smile, load_audio(row.path, policy),
-                                           policy.target_rate)
+        features[number] = signal_features(smile, load_audio(row.path, policy), policy.target_rate)
         progress.update(number + 1)
     bad = ~np.isfinite(features)
     if bad.any():
-        logger.warning("eGeMAPS: %d non-finite values in %d utterances (left as NaN)",
-                       int(bad.sum()), int(bad.any(axis=1).sum()))
+        logger.warning(
+            "eGeMAPS: %d non-finite values in %d utterances (left as NaN)",
+            int(bad.sum()),
+            int(bad.any(axis=1).sum()),
+        )
         features[bad] = np.nan
-    logger.info("eGeMAPS: %d utterances x %d features in %.1f s", len(rows), len(names),
-                progress.elapsed_s)
+    logger.info(
+        "eGeMAPS: %d utterances x %d features in %.1f s", len(rows), len(names), progress.elapsed_s
+    )
     return features, names

@@ -144,17 +144,24 @@ def extract_feature_set(
                 raw.write(np.ascontiguousarray(signal_frames, dtype=np.float32).tobytes())
                 lengths[number] = signal_frames.shape[0]
                 overall.add(signal_frames)
-                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(
-                    signal_frames)
+                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(signal_frames)
                 progress.update(number + 1)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        feature_index = FeatureIndex([r.id for r in rows], [r.speaker for r in rows], offsets,
-                                     lengths)
+        feature_index = FeatureIndex(
+            [r.id for r in rows], [r.speaker for r in rows], offsets, lengths
+        )
         mean, std = overall.mean_std()
         speakers = sorted(per_speaker)
         speaker_moments = [per_speaker[s].mean_std() for s in speakers]
-        _normalise_into(raw_path, frames, feature_index, spec.n_dims, normalization,
-                        (mean, std), dict(zip(speakers, speaker_moments, strict=True)))
+        _normalise_into(
+            raw_path,
+            frames,
+            feature_index,
+            spec.n_dims,
+            normalization,
+            (mean, std),
+            dict(zip(speakers, speaker_moments, strict=True)),
+        )
     finally:
         raw_path.unlink(missing_ok=True)
     with atomic_path(stats) as tmp:
@@ -171,8 +178,13 @@ def extract_feature_set(
     write_index(feature_index, index_file)
     logger.info(
         "%s: %d utterances, %d frames of %d dims (%.1f s of audio at %.0f ms hop), %s norm, %.1f s",
-        spec.name, len(feature_index), feature_index.n_frames, spec.n_dims,
-        feature_index.n_frames * spec.hop_ms / 1000, spec.hop_ms, normalization,
+        spec.name,
+        len(feature_index),
+        feature_index.n_frames,
+        spec.n_dims,
+        feature_index.n_frames * spec.hop_ms / 1000,
+        spec.hop_ms,
+        normalization,
         progress.elapsed_s,
     )
     return feature_index
@@ -272,11 +284,18 @@ def combine_feature_sets(
             for block in iter_row_blocks(frames_file):
                 out.write(block)
     with atomic_path(stats) as tmp:
-        np.savez(tmp, mean=np.zeros(n_dims, np.float32), std=np.ones(n_dims, np.float32),
-                 speakers=np.array([]), speaker_mean=np.zeros((0, n_dims), np.float32),
-                 speaker_std=np.zeros((0, n_dims), np.float32),
-                 normalization=np.array("per-corpus"), spec=np.array(specs.pop()))
+        np.savez(
+            tmp,
+            mean=np.zeros(n_dims, np.float32),
+            std=np.ones(n_dims, np.float32),
+            speakers=np.array([]),
+            speaker_mean=np.zeros((0, n_dims), np.float32),
+            speaker_std=np.zeros((0, n_dims), np.float32),
+            normalization=np.array("per-corpus"),
+            spec=np.array(specs.pop()),
+        )
     write_index(combined, index)
-    logger.info("combined %s: %d utterances, %d frames", sorted(sources), len(combined),
-                combined.n_frames)
+    logger.info(
+        "combined %s: %d utterances, %d frames", sorted(sources), len(combined), combined.n_frames
+    )
     return combined

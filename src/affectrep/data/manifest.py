@@ -89,9 +89,14 @@ def combine_manifests(manifests: dict[str, str | Path], path: str | Path) -> lis
     """The rows of several corpora's manifests as one, with ids, speakers and sessions
     prefixed `name/` (matching `affectrep.data.featureset.combine_feature_sets`)."""
     rows = [
-        replace(row, id=f"{name}/{row.id}", speaker=f"{name}/{row.speaker}",
-                session=f"{name}/{row.session}" if row.session else "")
-        for name, manifest in manifests.items() for row in read_manifest(manifest)
+        replace(
+            row,
+            id=f"{name}/{row.id}",
+            speaker=f"{name}/{row.speaker}",
+            session=f"{name}/{row.session}" if row.session else "",
+        )
+        for name, manifest in manifests.items()
+        for row in read_manifest(manifest)
     ]
     write_manifest(rows, path)
     return rows

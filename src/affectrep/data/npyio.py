@@ -39,8 +39,9 @@ def read_rows(path: str | Path, start: int, stop: int) -> np.ndarray:
         return _read(handle, path, layout, start, stop)
 
 
-def _read(handle, path: str | Path, layout: tuple[tuple[int, ...], np.dtype, int],
-          start: int, stop: int) -> np.ndarray:
+def _read(
+    handle, path: str | Path, layout: tuple[tuple[int, ...], np.dtype, int], start: int, stop: int
+) -> np.ndarray:
     shape, dtype, offset = layout
     stop = min(stop, shape[0])
     row_items = int(np.prod(shape[1:], dtype=np.int64))
@@ -53,7 +54,8 @@ def _read(handle, path: str | Path, layout: tuple[tuple[int, ...], np.dtype, int
 
 
 def iter_row_blocks(
-    path: str | Path, segments: list[tuple[int, int]] | None = None,
+    path: str | Path,
+    segments: list[tuple[int, int]] | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
 ) -> Iterator[np.ndarray]:
     """Blocks of at most `block_rows` rows, in order, from the (start, length) `segments`
@@ -92,9 +94,9 @@ def _merged(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:
 class NpyRowWriter:
     """Write a `.npy` of known shape block by block; it appears at `path` only when complete.
 
-        with NpyRowWriter(path, (n, d)) as out:
-            for block in blocks:
-                out.write(block)
+    with NpyRowWriter(path, (n, d)) as out:
+        for block in blocks:
+            out.write(block)
     """
 
     def __init__(self, path: str | Path, shape: tuple[int, ...], dtype=np.float32) -> None:
@@ -107,8 +109,11 @@ class NpyRowWriter:
     def __enter__(self) -> NpyRowWriter:
         self._tmp = self._atomic.__enter__()
         self._handle = open(self._tmp, "wb")
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-                  "shape": self.shape}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": self.shape,
+        }
         np.lib.format.write_array_header_2_0(self._handle, header)
         return self
 
@@ -121,12 +126,17 @@ class NpyRowWriter:
         self._handle.write(block.tobytes())
         self.rows_written += block.shape[0]
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self._handle.close()
         if kind is None and self.rows_written != self.shape[0]:
             error = ValueError(
-                f"{self.path}: {self.rows_written} of {self.shape[0]} rows were written")
+                f"{self.path}: {self.rows_written} of {self.shape[0]} rows were written"
+            )
             self._atomic.__exit__(type(error), error, None)
             raise error
         self._atomic.__exit__(kind, error, trace)

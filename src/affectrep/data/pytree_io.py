@@ -73,7 +73,8 @@ def load_tree(path: str | Path) -> tuple[Any, dict]:
     """The tree and the metadata saved by `save_tree`."""
     with np.load(path) as archive:
         # `provenance` (affectrep.provenance) is the workflow's record, not a parameter.
-        flat = {name: archive[name] for name in archive.files
-                if name not in (META_KEY, "provenance")}
+        flat = {
+            name: archive[name] for name in archive.files if name not in (META_KEY, "provenance")
+        }
         meta = json.loads(str(archive[META_KEY])) if META_KEY in archive.files else {}
     return unflatten(flat), meta

@@ -75,9 +75,7 @@ class SpectrogramSpec:
             )
         nyquist = self.sample_rate / 2
         if self.kind == "mel" and not 0 <= self.fmin < (self.fmax or nyquist) <= nyquist:
-            raise ValueError(
-                f"spectrogram {self.name}: need 0 <= fmin < fmax <= {nyquist} Hz"
-            )
+            raise ValueError(f"spectrogram {self.name}: need 0 <= fmin < fmax <= {nyquist} Hz")
 
 
 def count_frames(n_samples: int, spec: SpectrogramSpec) -> int:
@@ -137,9 +135,7 @@ def _projection(spec: SpectrogramSpec) -> np.ndarray | None:
 
 @cache
 def _window(spec: SpectrogramSpec) -> np.ndarray:
-    return scipy.signal.get_window(spec.window, spec.window_length, fftbins=True).astype(
-        np.float32
-    )
+    return scipy.signal.get_window(spec.window, spec.window_length, fftbins=True).astype(np.float32)
 
 
 def power_spectrum(signal: np.ndarray, spec: SpectrogramSpec) -> np.ndarray:

@@ -29,31 +29,60 @@ def shared_classes(label_sets: Sequence[np.ndarray]) -> list[int]:
     return sorted(set.intersection(*present)) if present else []
 
 
-def within_corpus(x: np.ndarray, ids: Sequence[str], rows: Sequence[Utterance],
-                  settings: Mapping, logger: logging.Logger | None = None) -> dict:
+def within_corpus(
+    x: np.ndarray,
+    ids: Sequence[str],
+    rows: Sequence[Utterance],
+    settings: Mapping,
+    logger: logging.Logger | None = None,
+) -> dict:
     """Leave-one-session-out WA/UA of the pooled-code softmax, and the median chosen C."""
-    runs = loso_emotion_runs(x, ids, rows, c_grid=settings["c_grid"],
-                             balanced=settings["class_weights"], seed=settings["seed"],
-                             logger=logger)
-    return {"C": median_choice([r["chosen_C"] for r in runs]),
-            "weighted_accuracy": float(np.mean([r["weighted_accuracy"] for r in runs])),
-            "unweighted_accuracy": float(np.mean([r["unweighted_accuracy"] for r in runs])),
-            "runs": len(runs)}
+    runs = loso_emotion_runs(
+        x,
+        ids,
+        rows,
+        c_grid=settings["c_grid"],
+        balanced=settings["class_weights"],
+        seed=settings["seed"],
+        logger=logger,
+    )
+    return {
+        "C": median_choice([r["chosen_C"] for r in runs]),
+        "weighted_accuracy": float(np.mean([r["weighted_accuracy"] for r in runs])),
+        "unweighted_accuracy": float(np.mean([r["unweighted_accuracy"] for r in runs])),
+        "runs": len(runs),
+    }
 
 
-def transfer(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-             classes: Sequence[int], c: float, settings: Mapping) -> dict:
+def transfer(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    classes: Sequence[int],
+    c: float,
+    settings: Mapping,
+) -> dict:
     """Train on one corpus, score the other, both restricted to `classes`."""
     keep_train = np.isin(y_train, classes)
     keep_test = np.isin(y_test, classes)
-    model = fit_emotion(x_train[keep_train], y_train[keep_train], c,
-                        balanced=settings["class_weights"], seed=settings["seed"])
+    model = fit_emotion(
+        x_train[keep_train],
+        y_train[keep_train],
+        c,
+        balanced=settings["class_weights"],
+        seed=settings["seed"],
+    )
     predicted = model.predict(x_test[keep_test])
     scores = score(y_test[keep_test], predicted)
-    return {"weighted_accuracy": scores["weighted_accuracy"],
-            "unweighted_accuracy": scores["unweighted_accuracy"],
-            "n_train": int(keep_train.sum()), "n_test": int(keep_test.sum()),
-            "confusion": scores["confusion"], "C": c}
+    return {
+        "weighted_accuracy": scores["weighted_accuracy"],
+        "unweighted_accuracy": scores["unweighted_accuracy"],
+        "n_train": int(keep_train.sum()),
+        "n_test": int(keep_test.sum()),
+        "confusion": scores["confusion"],
+        "C": c,
+    }
 
 
 def matrix_cells(
@@ -83,22 +112,40 @@ def matrix_cells(
                 cell = {**inside, "n_train": labelled, "n_test": labelled, "protocol": "LOSO"}
             else:
                 x_b, _, y_b = data[(a, b)]
-                cell = {**transfer(x_a, y_a, x_b, y_b, classes, inside["C"], settings),
-                        "protocol": "train all of A, test all of B"}
+                cell = {
+                    **transfer(x_a, y_a, x_b, y_b, classes, inside["C"], settings),
+                    "protocol": "train all of A, test all of B",
+                }
             cell.update({"train": a, "test": b})
             cells.append(cell)
-            logger.info("%s -> %s: WA %.2f%%, UA %.2f%%", a, b,
-                        100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
+            logger.info(
+                "%s -> %s: WA %.2f%%, UA %.2f%%",
+                a,
+                b,
+                100 * cell["weighted_accuracy"],
+                100 * cell["unweighted_accuracy"],
+            )
     if combined is not None:
         for b in corpora:
             x_b, ids_b, y_b = data[(combined, b)]
             cell = within_corpus(x_b, ids_b, rows[b], settings, logger)
             labelled = int((y_b >= 0).sum())
-            cell.update({"n_train": labelled, "n_test": labelled, "train": combined,
-                         "test": b, "protocol": "pretrained on all, LOSO within B"})
+            cell.update(
+                {
+                    "n_train": labelled,
+                    "n_test": labelled,
+                    "train": combined,
+                    "test": b,
+                    "protocol": "pretrained on all, LOSO within B",
+                }
+            )
             cells.append(cell)
-            logger.info("pretrained on all, LOSO in %s: WA %.2f%%, UA %.2f%%", b,
-                        100 * cell["weighted_accuracy"], 100 * cell["unweighted_accuracy"])
+            logger.info(
+                "pretrained on all, LOSO in %s: WA %.2f%%, UA %.2f%%",
+                b,
+                100 * cell["weighted_accuracy"],
+                100 * cell["unweighted_accuracy"],
+            )
     return classes, cells
 
 
@@ -108,8 +155,13 @@ def cell_text(cells: Sequence[dict], a: str, b: str) -> str:
     return f"{100 * found['unweighted_accuracy']:.1f} ({100 * found['weighted_accuracy']:.1f})"
 
 
-def plot_matrix(cells: Sequence[dict], trained: Sequence[str], corpora: Sequence[str],
-                title: str, path: str | Path) -> None:
+def plot_matrix(
+    cells: Sequence[dict],
+    trained: Sequence[str],
+    corpora: Sequence[str],
+    title: str,
+    path: str | Path,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,16 +169,35 @@ def plot_matrix(cells: Sequence[dict], trained: Sequence[str], corpora: Sequence
 
     from affectrep.protocol.figures import save_figure
 
-    values = np.array([[next(c["unweighted_accuracy"] for c in cells
-                             if c["train"] == a and c["test"] == b) for b in corpora]
-                       for a in trained]) * 100
+    values = (
+        np.array(
+            [
+                [
+                    next(
+                        c["unweighted_accuracy"]
+                        for c in cells
+                        if c["train"] == a and c["test"] == b
+                    )
+                    for b in corpora
+                ]
+                for a in trained
+            ]
+        )
+        * 100
+    )
     size = 1.4 + 1.1 * len(corpora)
     figure, axis = plt.subplots(figsize=(size + 1.2, size))
     image = axis.imshow(values, cmap="viridis", vmin=0, vmax=100)
     for i in range(len(trained)):
         for j in range(len(corpora)):
-            axis.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center",
-                      color="white" if values[i, j] < 60 else "black")
+            axis.text(
+                j,
+                i,
+                f"{values[i, j]:.1f}",
+                ha="center",
+                va="center",
+                color="white" if values[i, j] < 60 else "black",
+            )
     axis.set_xticks(range(len(corpora)), [f"test {c}" for c in corpora])
     axis.set_yticks(range(len(trained)), [f"train {c}" for c in trained])
     axis.set_title(f"Cross-corpus UA %, {title}", fontsize=9)

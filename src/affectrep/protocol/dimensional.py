@@ -83,10 +83,16 @@ def regression_fold(
     roles = np.array([fold.role_of(s) or "" for s in speakers])
     train, validation, test = (np.flatnonzero(roles == r) for r in ("train", "validation", "test"))
     if min(train.size, validation.size, test.size) < 2:
-        raise ValueError(f"{fold.name}: too few rated utterances for regression "
-                         f"(train {train.size}, validation {validation.size}, test {test.size})")
-    result: dict = {**fold.as_dict(), "n_train": int(train.size),
-                    "n_validation": int(validation.size), "n_test": int(test.size)}
+        raise ValueError(
+            f"{fold.name}: too few rated utterances for regression "
+            f"(train {train.size}, validation {validation.size}, test {test.size})"
+        )
+    result: dict = {
+        **fold.as_dict(),
+        "n_train": int(train.size),
+        "n_validation": int(validation.size),
+        "n_test": int(test.size),
+    }
     for column, dimension in enumerate(DIMENSIONS):
         y = targets[:, column]
         best = None
@@ -98,15 +104,21 @@ def regression_fold(
         assert best is not None
         predicted = best[2].predict(x[test])
         result[dimension] = {
-            "alpha": best[1], "validation_ccc": best[0],
-            "ccc": ccc(y[test], predicted), "pearson": pearson(y[test], predicted),
-            "truth": y[test].tolist(), "predicted": predicted.tolist(),
+            "alpha": best[1],
+            "validation_ccc": best[0],
+            "ccc": ccc(y[test], predicted),
+            "pearson": pearson(y[test], predicted),
+            "truth": y[test].tolist(),
+            "predicted": predicted.tolist(),
         }
     return result
 
 
 def evaluate_source(
-    x: np.ndarray, ids: Sequence[str], rows: Sequence[Utterance], folds: Sequence[Fold],
+    x: np.ndarray,
+    ids: Sequence[str],
+    rows: Sequence[Utterance],
+    folds: Sequence[Fold],
     settings: RegressionSettings = RegressionSettings(),  # noqa: B008 - frozen
 ) -> list[dict]:
     """Every fold's run of one representation (rows of `x` are the utterances `ids`)."""
@@ -115,8 +127,10 @@ def evaluate_source(
     keep = [i for i, uid in enumerate(ids) if uid in ratings]
     targets = np.array([ratings[ids[i]] for i in keep]).reshape(-1, 2)
     speakers = [speaker[ids[i]] for i in keep]
-    return [regression_fold(np.asarray(x, dtype=np.float64)[keep], targets, speakers, fold,
-                            settings) for fold in folds]
+    return [
+        regression_fold(np.asarray(x, dtype=np.float64)[keep], targets, speakers, fold, settings)
+        for fold in folds
+    ]
 
 
 def table_rows(runs: Mapping[str, list[dict]], titles: Mapping[str, str]) -> list[dict]:
@@ -131,8 +145,9 @@ def table_rows(runs: Mapping[str, list[dict]], titles: Mapping[str, str]) -> lis
     return rows
 
 
-def plot_predictions(runs: Mapping[str, list[dict]], titles: Mapping[str, str],
-                     path: str | Path) -> None:
+def plot_predictions(
+    runs: Mapping[str, list[dict]], titles: Mapping[str, str], path: str | Path
+) -> None:
     """Predicted against rated activation and valence, every test utterance of every run."""
     import matplotlib
 
@@ -141,8 +156,9 @@ def plot_predictions(runs: Mapping[str, list[dict]], titles: Mapping[str, str],
 
     from affectrep.protocol.figures import save_figure
 
-    figure, axes = plt.subplots(len(DIMENSIONS), len(runs), squeeze=False,
-                                figsize=(3.2 * len(runs), 6.0))
+    figure, axes = plt.subplots(
+        len(DIMENSIONS), len(runs), squeeze=False, figsize=(3.2 * len(runs), 6.0)
+    )
     for column, (source, source_runs) in enumerate(runs.items()):
         for row, dimension in enumerate(DIMENSIONS):
             truth = np.concatenate([r[dimension]["truth"] for r in source_runs])
@@ -151,8 +167,10 @@ def plot_predictions(runs: Mapping[str, list[dict]], titles: Mapping[str, str],
             axis.scatter(truth, predicted, s=5, alpha=0.4)
             low, high = float(np.min(truth)), float(np.max(truth))
             axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
-            axis.set_title(f"{titles.get(source, source)}\n{dimension}: CCC "
-                           f"{ccc(truth, predicted):.2f}", fontsize=8)
+            axis.set_title(
+                f"{titles.get(source, source)}\n{dimension}: CCC {ccc(truth, predicted):.2f}",
+                fontsize=8,
+            )
             axis.set_xlabel("rated", fontsize=8)
             axis.set_ylabel("predicted", fontsize=8)
     figure.tight_layout()

@@ -46,6 +46,7 @@ Ratings = Sequence[float | None] | np.ndarray
 # (embedding, emotions, activation, valence) of one configuration.
 EmbeddingSet = tuple[np.ndarray, Sequence[str], Ratings, Ratings]
 
+
 def model_title(model_id: str) -> str:
     """The paper's name of a configuration: `tied-fft128-c5` -> `TIED-128-5`,
     `deep-logmel40-c5` -> `DEEP-MEL-5`. Anything else is returned unchanged."""
@@ -107,8 +108,14 @@ def tsne_embedding(
     if n < 4:
         return np.column_stack([np.arange(n, dtype=np.float64), np.zeros(n)])
     perplexity = min(perplexity, (n - 1) / 3.0)
-    tsne = TSNE(n_components=2, perplexity=perplexity, random_state=seed, n_jobs=n_jobs,
-                negative_gradient_method="bh" if n < 10000 else "fft", verbose=False)
+    tsne = TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        random_state=seed,
+        n_jobs=n_jobs,
+        negative_gradient_method="bh" if n < 10000 else "fft",
+        verbose=False,
+    )
     return np.asarray(tsne.fit(points), dtype=np.float64)
 
 
@@ -133,13 +140,19 @@ def _bare(ax: Axes, title: str) -> None:
     ax.set_title(title, fontsize=11)
 
 
-def _emotion_panel(ax: Axes, embedding: np.ndarray, emotions: Sequence[str],
-                   title: str) -> None:
+def _emotion_panel(ax: Axes, embedding: np.ndarray, emotions: Sequence[str], title: str) -> None:
     order = _draw_order(len(emotions))
     labels = np.asarray(emotions)[order]
     colours = [EMOTION_COLOURS.get(e, MISSING_COLOUR) for e in labels]
-    ax.scatter(embedding[order, 0], embedding[order, 1], c=colours,
-               s=_marker_size(len(order)), linewidths=0, alpha=0.8, rasterized=True)
+    ax.scatter(
+        embedding[order, 0],
+        embedding[order, 1],
+        c=colours,
+        s=_marker_size(len(order)),
+        linewidths=0,
+        alpha=0.8,
+        rasterized=True,
+    )
     _bare(ax, title)
 
 
@@ -147,19 +160,35 @@ def _values(values: Ratings) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def _intensity_panel(ax: Axes, embedding: np.ndarray, ratings: Ratings,
-                     title: str, limits: tuple[float, float]) -> PathCollection:
+def _intensity_panel(
+    ax: Axes, embedding: np.ndarray, ratings: Ratings, title: str, limits: tuple[float, float]
+) -> PathCollection:
     """Points without a value in grey underneath; returns the mappable for a colour bar."""
     values = _values(ratings)
     known = np.isfinite(values)
     size = _marker_size(len(values))
-    ax.scatter(embedding[~known, 0], embedding[~known, 1], c=MISSING_COLOUR, s=size,
-               linewidths=0, rasterized=True)
+    ax.scatter(
+        embedding[~known, 0],
+        embedding[~known, 1],
+        c=MISSING_COLOUR,
+        s=size,
+        linewidths=0,
+        rasterized=True,
+    )
     order = _draw_order(len(values))
     order = order[known[order]]
-    mappable = ax.scatter(embedding[order, 0], embedding[order, 1], c=values[order],
-                          cmap=INTENSITY_CMAP, vmin=limits[0], vmax=limits[1], s=size,
-                          linewidths=0, alpha=0.8, rasterized=True)
+    mappable = ax.scatter(
+        embedding[order, 0],
+        embedding[order, 1],
+        c=values[order],
+        cmap=INTENSITY_CMAP,
+        vmin=limits[0],
+        vmax=limits[1],
+        s=size,
+        linewidths=0,
+        alpha=0.8,
+        rasterized=True,
+    )
     _bare(ax, title)
     return mappable
 
@@ -175,25 +204,39 @@ def _limits(*series: Ratings) -> tuple[float, float]:
 
 
 def _emotion_legend(ax: Axes) -> None:
-    handles = [Line2D([], [], marker="o", linestyle="", markersize=7,
-                      markerfacecolor=EMOTION_COLOURS[name], markeredgewidth=0,
-                      label=name.capitalize()) for name in CLASSES]
-    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False,
-              fontsize=10)
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            markersize=7,
+            markerfacecolor=EMOTION_COLOURS[name],
+            markeredgewidth=0,
+            label=name.capitalize(),
+        )
+        for name in CLASSES
+    ]
+    ax.legend(
+        handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, fontsize=10
+    )
 
 
-def plot_panels(embedding: np.ndarray, emotions: Sequence[str],
-                activation: Ratings, valence: Ratings, title: str) -> Figure:
+def plot_panels(
+    embedding: np.ndarray,
+    emotions: Sequence[str],
+    activation: Ratings,
+    valence: Ratings,
+    title: str,
+) -> Figure:
     """One configuration: emotion, activation and valence panels side by side."""
     embedding = np.asarray(embedding)
     fig = Figure(figsize=(13, 4.2), layout="constrained")
     axes = fig.subplots(1, 3)
     _emotion_panel(axes[0], embedding, emotions, f"Emotion : {title}")
     _emotion_legend(axes[0])
-    for ax, name, values in ((axes[1], "Activation", activation),
-                             (axes[2], "Valence", valence)):
-        mappable = _intensity_panel(ax, embedding, values, f"{name} : {title}",
-                                    _limits(values))
+    for ax, name, values in ((axes[1], "Activation", activation), (axes[2], "Valence", valence)):
+        mappable = _intensity_panel(ax, embedding, values, f"{name} : {title}", _limits(values))
         fig.colorbar(mappable, ax=ax, shrink=0.8, label=name.lower())
     fig.suptitle(title, fontsize=13)
     return fig
@@ -209,15 +252,21 @@ def plot_composite(embeddings: Mapping[str, EmbeddingSet], level_title: str) -> 
     axes = np.asarray(fig.subplots(3, n_cols, squeeze=False))
     letters = "abcdefghijklmnopqrstuvwxyz"
     for col, (title, (emb, emotions, _, _)) in enumerate(zip(titles, sets, strict=True)):
-        _emotion_panel(axes[0, col], np.asarray(emb), emotions,
-                       f"({letters[col]}) Emotion : {title}")
+        _emotion_panel(
+            axes[0, col], np.asarray(emb), emotions, f"({letters[col]}) Emotion : {title}"
+        )
     _emotion_legend(axes[0, -1])
     for row, name in ((1, "Activation"), (2, "Valence")):
         series = [activation if row == 1 else valence for _, _, activation, valence in sets]
         limits = _limits(*series)
         mappables = [
-            _intensity_panel(axes[row, col], np.asarray(sets[col][0]), values,
-                             f"({letters[row * n_cols + col]}) {name} : {title}", limits)
+            _intensity_panel(
+                axes[row, col],
+                np.asarray(sets[col][0]),
+                values,
+                f"({letters[row * n_cols + col]}) {name} : {title}",
+                limits,
+            )
             for col, (title, values) in enumerate(zip(titles, series, strict=True))
         ]
         fig.colorbar(mappables[-1], ax=list(axes[row]), shrink=0.8, label=name.lower())
@@ -225,8 +274,9 @@ def plot_composite(embeddings: Mapping[str, EmbeddingSet], level_title: str) -> 
     return fig
 
 
-def save_figure(fig: Figure, path: str | Path,
-                formats: Sequence[str] = ("png", "pdf"), dpi: int = DPI) -> list[Path]:
+def save_figure(
+    fig: Figure, path: str | Path, formats: Sequence[str] = ("png", "pdf"), dpi: int = DPI
+) -> list[Path]:
     """Write `fig` once per format beside `path` (its suffix, if one of `formats`, is
     replaced), each file atomically; returns the paths written."""
     base = Path(path)

@@ -119,8 +119,7 @@ def make_folds(manifest: Sequence[Utterance]) -> list[Fold]:
                 f"session {session} has a single labelled speaker ({speakers[0]}): it needs a "
                 "second one for validation; merge it with another session (speaker_groups)"
             )
-        train = tuple(s for other, members in sessions.items() if other != session
-                      for s in members)
+        train = tuple(s for other, members in sessions.items() if other != session for s in members)
         for position, test in enumerate(speakers):
             validation = speakers[(position + 1) % len(speakers)]
             folds.append(Fold(number, session, tuple(sorted(train)), validation, test))
@@ -175,8 +174,10 @@ def class_problems(rows: list[Utterance]) -> list[str]:
     present = [name for name in CLASSES if any(row.emotion == name for row in rows)]
     if len(present) < 2:
         found = ", ".join(present) if present else "none"
-        return [f"{len(present)} of the four classes ({found}) has labelled utterances; "
-                "at least 2 are needed"]
+        return [
+            f"{len(present)} of the four classes ({found}) has labelled utterances; "
+            "at least 2 are needed"
+        ]
     try:
         make_folds(rows)
     except ValueError as error:
@@ -265,8 +266,12 @@ def fold_result(
     truth = np.asarray(truth)
     predicted = np.argmax(posteriors, axis=1)
     predictions = [
-        {"id": uid, "truth": CLASSES[t], "predicted": CLASSES[p],
-         "posteriors": [round(float(v), 6) for v in row]}
+        {
+            "id": uid,
+            "truth": CLASSES[t],
+            "predicted": CLASSES[p],
+            "posteriors": [round(float(v), 6) for v in row],
+        }
         for uid, t, p, row in zip(ids, truth, predicted, posteriors, strict=True)
     ]
     return {

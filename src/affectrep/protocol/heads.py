@@ -40,19 +40,28 @@ def pool_one(codes: np.ndarray) -> np.ndarray:
     return np.concatenate([values.mean(axis=0), values.std(axis=0)]).astype(np.float32)
 
 
-def fit_emotion(x: np.ndarray, y: np.ndarray, c: float, *, balanced: bool = True,
-                max_iter: int = 5000, seed: int = 0) -> Pipeline:
+def fit_emotion(
+    x: np.ndarray,
+    y: np.ndarray,
+    c: float,
+    *,
+    balanced: bool = True,
+    max_iter: int = 5000,
+    seed: int = 0,
+) -> Pipeline:
     return make_pipeline(
         SimpleImputer(strategy="mean", keep_empty_features=True),
         StandardScaler(),
-        LogisticRegression(C=c, class_weight="balanced" if balanced else None,
-                           max_iter=max_iter, random_state=seed),
+        LogisticRegression(
+            C=c, class_weight="balanced" if balanced else None, max_iter=max_iter, random_state=seed
+        ),
     ).fit(x, y)
 
 
 def fit_dimension(x: np.ndarray, y: np.ndarray, alpha: float) -> Pipeline:
     return make_pipeline(
-        SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
+        SimpleImputer(strategy="mean", keep_empty_features=True),
+        StandardScaler(),
         Ridge(alpha=alpha),
     ).fit(x, y)
 
@@ -61,13 +70,18 @@ def head_arrays(model: Pipeline, prefix: str) -> dict[str, np.ndarray]:
     """The numbers of a fitted imputer-scaler-linear pipeline, keys prefixed `prefix/`."""
     imputer, scaler, linear = (step for _, step in model.steps)
     arrays = {
-        "fill": imputer.statistics_, "mean": scaler.mean_, "scale": scaler.scale_,
-        "coef": np.atleast_2d(linear.coef_), "intercept": np.atleast_1d(linear.intercept_),
+        "fill": imputer.statistics_,
+        "mean": scaler.mean_,
+        "scale": scaler.scale_,
+        "coef": np.atleast_2d(linear.coef_),
+        "intercept": np.atleast_1d(linear.intercept_),
     }
     if hasattr(linear, "classes_"):
         arrays["classes"] = np.asarray(linear.classes_)
-    return {f"{prefix}/{k}": np.asarray(v, dtype=np.int64 if k == "classes" else np.float64)
-            for k, v in arrays.items()}
+    return {
+        f"{prefix}/{k}": np.asarray(v, dtype=np.int64 if k == "classes" else np.float64)
+        for k, v in arrays.items()
+    }
 
 
 def _linear(arrays: dict[str, np.ndarray], prefix: str, x: np.ndarray) -> np.ndarray:
@@ -96,19 +110,35 @@ def predict_dimension(arrays: dict[str, np.ndarray], name: str, x: np.ndarray) -
     return _linear(arrays, name, x)[:, 0]
 
 
-def loso_emotion_runs(x: np.ndarray, ids: Sequence[str], rows: Sequence, *,
-                      c_grid: Sequence[float], balanced: bool, seed: int,
-                      logger=None) -> list[dict]:
+def loso_emotion_runs(
+    x: np.ndarray,
+    ids: Sequence[str],
+    rows: Sequence,
+    *,
+    c_grid: Sequence[float],
+    balanced: bool,
+    seed: int,
+    logger=None,
+) -> list[dict]:
     """Every leave-one-session-out run (`affectrep.protocol.folds`) of the emotion softmax on the
     utterance vectors `x` (rows: the utterances `ids` of the manifest `rows`), C chosen on
     each run's validation speaker from `c_grid`."""
     speaker = {row.id: row.speaker for row in rows}
     labels = utterance_labels(list(ids), rows)
     settings = UtteranceSettings(grid=tuple(c_grid), balanced=balanced, seed=seed)
-    return [evaluate_utterance_classifier(x, labels, [speaker[i] for i in ids], fold,
-                                          ids=list(ids), settings=settings, method="pooled",
-                                          logger=logger)
-            for fold in make_folds(rows)]
+    return [
+        evaluate_utterance_classifier(
+            x,
+            labels,
+            [speaker[i] for i in ids],
+            fold,
+            ids=list(ids),
+            settings=settings,
+            method="pooled",
+            logger=logger,
+        )
+        for fold in make_folds(rows)
+    ]
 
 
 def median_choice(values: Sequence[float]) -> float:

@@ -23,8 +23,7 @@ def per_class_recall(truth: ArrayLike, predicted: ArrayLike, n_classes: int) -> 
     present = set(np.asarray(truth).tolist())
     recalls = recall_score(truth, predicted, labels=labels, average=None, zero_division=0)
     return [
-        float(r) if c in present else float("nan")
-        for c, r in zip(labels, recalls, strict=True)
+        float(r) if c in present else float("nan") for c, r in zip(labels, recalls, strict=True)
     ]
 
 

@@ -36,19 +36,27 @@ from affectrep.protocol.tables import markdown_table
 # One activation (or valence) rating per point, None or NaN where there is none.
 Ratings = Sequence[float | None] | np.ndarray
 
-COLUMNS = ("level", "model", "n_points", "silhouette", "knn_wa", "knn_ua",
-           "spearman_activation", "spearman_valence")
+COLUMNS = (
+    "level",
+    "model",
+    "n_points",
+    "silhouette",
+    "knn_wa",
+    "knn_ua",
+    "spearman_activation",
+    "spearman_valence",
+)
 
 COLUMN_MEANINGS = {
     "level": "frames (autoencoder bottleneck codes) or utterances (BLSTM representations)",
     "model": "autoencoder configuration (paper's naming)",
     "n_points": "labelled points measured (after subsampling)",
     "silhouette": "silhouette of the four emotion classes in the representation (-1..1, "
-                  "0 = no structure)",
+    "0 = no structure)",
     "knn_wa": "k-NN emotion accuracy with neighbours from other speakers only (WA)",
     "knn_ua": "the same, mean per-class recall (UA); chance is 0.25",
     "spearman_activation": "Spearman correlation of activation with its ridge prediction, "
-                           "each speaker predicted from the others",
+    "each speaker predicted from the others",
     "spearman_valence": "the same for valence",
 }
 
@@ -113,8 +121,10 @@ def knn_accuracy_across_speakers(
         neighbours = KNeighborsClassifier(n_neighbors=min(k, int((~test).sum())))
         neighbours.fit(scaler.transform(points[rows[~test]]), labels[~test])
         predicted[test] = neighbours.predict(scaler.transform(points[rows[test]]))
-    return {"wa": float(accuracy_score(labels, predicted)),
-            "ua": float(balanced_accuracy_score(labels, predicted))}
+    return {
+        "wa": float(accuracy_score(labels, predicted)),
+        "ua": float(balanced_accuracy_score(labels, predicted)),
+    }
 
 
 def dimension_correlation(
@@ -140,8 +150,13 @@ def dimension_correlation(
     if n_groups < 2:
         return math.nan
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
-    predicted = cross_val_predict(model, points[rows], values[rows], groups=groups,
-                                  cv=GroupKFold(n_splits=min(n_groups, max_folds)))
+    predicted = cross_val_predict(
+        model,
+        points[rows],
+        values[rows],
+        groups=groups,
+        cv=GroupKFold(n_splits=min(n_groups, max_folds)),
+    )
     if np.ptp(predicted) == 0 or np.ptp(values[rows]) == 0:
         return math.nan
     return float(spearmanr(predicted, values[rows]).statistic)
@@ -167,8 +182,9 @@ def separation_row(
     """
     points = np.asarray(points)  # no copy: every measure subsamples before it computes
     rows, _ = _labelled(points, emotions, max_points, seed)
-    knn = knn_accuracy_across_speakers(points, emotions, speakers, k=k, max_points=max_points,
-                                       seed=seed)
+    knn = knn_accuracy_across_speakers(
+        points, emotions, speakers, k=k, max_points=max_points, seed=seed
+    )
     return {
         "level": level,
         "model": model,
@@ -176,10 +192,12 @@ def separation_row(
         "silhouette": silhouette_emotion(points, emotions, max_points=max_points, seed=seed),
         "knn_wa": knn["wa"],
         "knn_ua": knn["ua"],
-        "spearman_activation": dimension_correlation(points, activations, speakers,
-                                                     max_points=max_points, seed=seed),
-        "spearman_valence": dimension_correlation(points, valences, speakers,
-                                                  max_points=max_points, seed=seed),
+        "spearman_activation": dimension_correlation(
+            points, activations, speakers, max_points=max_points, seed=seed
+        ),
+        "spearman_valence": dimension_correlation(
+            points, valences, speakers, max_points=max_points, seed=seed
+        ),
     }
 
 
@@ -189,8 +207,7 @@ def _format(value: object) -> str:
     return str(value)
 
 
-def write_separation_table(rows: Sequence[dict], tsv_path: str | Path,
-                           md_path: str | Path) -> None:
+def write_separation_table(rows: Sequence[dict], tsv_path: str | Path, md_path: str | Path) -> None:
     """TSV (one header line, for programs) and Markdown with what each column means, and the
     Markdown's HTML twin (`html_twin`: `separation.html` beside `separation.md`)."""
     formatted = [{column: _format(row[column]) for column in COLUMNS} for row in rows]

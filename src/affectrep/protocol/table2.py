@@ -35,12 +35,30 @@ ROWS: tuple[tuple[str, str], ...] = (
 # The paper's Table 2 (IEMOCAP, %), and the DNN-ELM figures it quotes from Lee & Tashev (2015)
 # for Han et al. (2014), which give only WA and UA.
 PAPER_TABLE2: dict[str, dict[str, float]] = {
-    "TIED-128-5": {"Happy": 36.04, "Angry": 44.95, "Sad": 73.80, "Neutral": 41.59,
-                   "WA": 48.10, "UA": 49.09},
-    "MLP": {"Happy": 41.56, "Angry": 24.03, "Sad": 66.55, "Neutral": 48.58,
-            "WA": 46.75, "UA": 45.18},
-    "COVAREP": {"Happy": 31.03, "Angry": 32.31, "Sad": 50.17, "Neutral": 61.48,
-                "WA": 44.67, "UA": 43.74},
+    "TIED-128-5": {
+        "Happy": 36.04,
+        "Angry": 44.95,
+        "Sad": 73.80,
+        "Neutral": 41.59,
+        "WA": 48.10,
+        "UA": 49.09,
+    },
+    "MLP": {
+        "Happy": 41.56,
+        "Angry": 24.03,
+        "Sad": 66.55,
+        "Neutral": 48.58,
+        "WA": 46.75,
+        "UA": 45.18,
+    },
+    "COVAREP": {
+        "Happy": 31.03,
+        "Angry": 32.31,
+        "Sad": 50.17,
+        "Neutral": 61.48,
+        "WA": 44.67,
+        "UA": 43.74,
+    },
     "DNN-ELM (Han et al.)": {"WA": 57.91, "UA": 52.13},
 }
 PAPER_PREFIX = "paper IEMOCAP: "
@@ -64,8 +82,7 @@ def run_values(results: Sequence[Mapping], row: str) -> list[float]:
     source = dict(ROWS)[row]
     values = []
     for result in results:
-        value = (result["per_class_recall"].get(source) if source in CLASSES
-                 else result[source])
+        value = result["per_class_recall"].get(source) if source in CLASSES else result[source]
         if value is not None and not math.isnan(value):
             values.append(float(value))
     return values
@@ -118,25 +135,26 @@ def write_table2(
     `table2.html` beside `table2.md`); `header_lines` (the caller's caption: corpus, folds,
     seeds) go under the title. Every file is written atomically."""
     write_tsv(rows, tsv)
-    text = "\n".join([
-        "# Table 2: emotion classification accuracy (utterance level, leave-one-session-out)",
-        "",
-        *header_lines,
-        "",
-        "Happy/Angry/Sad/Neutral = recall of that emotion on the test speakers; WA = weighted "
-        "accuracy (fraction of utterances correct), UA = unweighted accuracy (mean per-class "
-        "recall); each cell is the mean ± sample standard deviation over runs (every fold, "
-        "both validation/test speaker assignments), in %. Columns `" + PAPER_PREFIX + "...` "
-        "are the paper's own Table 2 figures on IEMOCAP (DNN-ELM: as quoted by the paper from "
-        "Lee & Tashev 2015, WA and UA only), for reference only.",
-        "",
-        markdown_table([dict(row) for row in rows]),
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Table 2: emotion classification accuracy (utterance level, leave-one-session-out)",
+            "",
+            *header_lines,
+            "",
+            "Happy/Angry/Sad/Neutral = recall of that emotion on the test speakers; WA = weighted "
+            "accuracy (fraction of utterances correct), UA = unweighted accuracy (mean per-class "
+            "recall); each cell is the mean ± sample standard deviation over runs (every fold, "
+            "both validation/test speaker assignments), in %. Columns `" + PAPER_PREFIX + "...` "
+            "are the paper's own Table 2 figures on IEMOCAP (DNN-ELM: as quoted by the paper from "
+            "Lee & Tashev 2015, WA and UA only), for reference only.",
+            "",
+            markdown_table([dict(row) for row in rows]),
+            "",
+        ]
+    )
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
     write_html(text, html_twin(markdown))
-
 
 
 def pooled_confusion(results: Sequence[Mapping]) -> np.ndarray:
@@ -166,8 +184,15 @@ def plot_confusion(
     for i in range(len(classes)):
         for j in range(len(classes)):
             colour = "white" if recall[i, j] > 0.6 else "black"
-            axes.text(j, i, f"{100 * recall[i, j]:.0f}%\n({int(counts[i, j])})", ha="center",
-                      va="center", color=colour, fontsize=9)
+            axes.text(
+                j,
+                i,
+                f"{100 * recall[i, j]:.0f}%\n({int(counts[i, j])})",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=9,
+            )
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=120, format="png")

@@ -34,8 +34,9 @@ PAPER_TABLE1: dict[str, float] = {
 def write_tsv(rows: Sequence[Mapping[str, object]], path: str | Path) -> None:
     """Rows as a tab-separated file with a header, UTF-8 whatever the locale (cells hold ±)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), delimiter="\t",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
 
@@ -71,21 +72,24 @@ def table1_rows(results: dict[str, dict]) -> list[dict]:
     for model, result in results.items():
         kind, spec, context = model.rsplit("-", 2)
         paper = PAPER_TABLE1.get(model)
-        rows.append({
-            "spectrogram": spec,
-            "autoencoder": kind,
-            "context": context.removeprefix("c"),
-            "architecture": "-".join(str(w) for w in result["architecture"]),
-            "model": model,
-            "accuracy": percent(result["accuracy"]) + (" *" if model == best else ""),
-            "unweighted_accuracy": percent(result["unweighted_accuracy"]),
-            "paper_iemocap": "" if paper is None else f"{paper:.2f}",
-        })
+        rows.append(
+            {
+                "spectrogram": spec,
+                "autoencoder": kind,
+                "context": context.removeprefix("c"),
+                "architecture": "-".join(str(w) for w in result["architecture"]),
+                "model": model,
+                "accuracy": percent(result["accuracy"]) + (" *" if model == best else ""),
+                "unweighted_accuracy": percent(result["unweighted_accuracy"]),
+                "paper_iemocap": "" if paper is None else f"{paper:.2f}",
+            }
+        )
     return rows
 
 
-def write_table1(results: dict[str, dict], tsv: str | Path, markdown: str | Path,
-                 description: str) -> None:
+def write_table1(
+    results: dict[str, dict], tsv: str | Path, markdown: str | Path, description: str
+) -> None:
     """Table 1: `description` says which corpus, split and seed produced the numbers. The
     Markdown's HTML twin (`html_twin`) is written beside it."""
     rows = table1_rows(results)
@@ -96,7 +100,8 @@ def write_table1(results: dict[str, dict], tsv: str | Path, markdown: str | Path
         "accuracy = utterance-level weighted accuracy (WA, %), unweighted_accuracy = mean "
         "per-class recall (UA, %); `*` marks the best configuration. paper_iemocap = the "
         "paper's own Table 1 figures, on IEMOCAP, for reference only.\n\n"
-        + markdown_table(rows) + "\n"
+        + markdown_table(rows)
+        + "\n"
     )
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text)

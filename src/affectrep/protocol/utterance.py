@@ -41,8 +41,12 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, settings: UtteranceSettings) ->
     model = make_pipeline(
         SimpleImputer(strategy="mean", keep_empty_features=True),
         StandardScaler(),
-        LogisticRegression(C=c, class_weight="balanced" if settings.balanced else None,
-                           max_iter=settings.max_iter, random_state=settings.seed),
+        LogisticRegression(
+            C=c,
+            class_weight="balanced" if settings.balanced else None,
+            max_iter=settings.max_iter,
+            random_state=settings.seed,
+        ),
     )
     return model.fit(x, y)
 
@@ -69,8 +73,13 @@ def select_c(
         model = _fit(x_train, y_train, c, settings)
         predicted = np.argmax(_posteriors(model, x_validation), axis=1)
         scores = score(y_validation, predicted)
-        trials.append({"C": c, "validation_ua": scores["unweighted_accuracy"],
-                       "validation_wa": scores["weighted_accuracy"]})
+        trials.append(
+            {
+                "C": c,
+                "validation_ua": scores["unweighted_accuracy"],
+                "validation_wa": scores["weighted_accuracy"],
+            }
+        )
         if best is None or scores["unweighted_accuracy"] > best[0]:
             best = (scores["unweighted_accuracy"], model, c)
     if best is None:
@@ -102,16 +111,34 @@ def evaluate_utterance_classifier(
     ids = list(ids) if ids is not None else [str(i) for i in range(len(labels))]
     positions = role_positions(speakers, labels, fold)
     train, validation, test = (positions[r] for r in ("train", "validation", "test"))
-    model, chosen, trials = select_c(x[train], labels[train], x[validation], labels[validation],
-                                     settings)
+    model, chosen, trials = select_c(
+        x[train], labels[train], x[validation], labels[validation], settings
+    )
     counts = {role: {"utterances": int(p.size)} for role, p in positions.items()}
     result = fold_result(
-        fold, method, [ids[p] for p in test], labels[test], _posteriors(model, x[test]), counts,
-        chosen_C=chosen, selection=trials, feature_dims=int(x.shape[1]),
-        settings={"grid": list(settings.grid), "balanced": settings.balanced,
-                  "max_iter": settings.max_iter, "seed": settings.seed},
+        fold,
+        method,
+        [ids[p] for p in test],
+        labels[test],
+        _posteriors(model, x[test]),
+        counts,
+        chosen_C=chosen,
+        selection=trials,
+        feature_dims=int(x.shape[1]),
+        settings={
+            "grid": list(settings.grid),
+            "balanced": settings.balanced,
+            "max_iter": settings.max_iter,
+            "seed": settings.seed,
+        },
     )
-    logger.info("%s %s: C %g, test speaker %s, WA %.2f%%, UA %.2f%%", method, fold.name, chosen,
-                fold.test_speaker, 100 * result["weighted_accuracy"],
-                100 * result["unweighted_accuracy"])
+    logger.info(
+        "%s %s: C %g, test speaker %s, WA %.2f%%, UA %.2f%%",
+        method,
+        fold.name,
+        chosen,
+        fold.test_speaker,
+        100 * result["weighted_accuracy"],
+        100 * result["unweighted_accuracy"],
+    )
     return result

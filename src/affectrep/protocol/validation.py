@@ -84,8 +84,10 @@ def auto_held_out(
             free = [s for s in sessions[session] if s not in taken and left[genders[s]] > 0]
             if not free or len(taken) == n_held_out:
                 continue
-            gender = min({genders[s] for s in free},
-                         key=lambda g: (-left[g], picked[g], ("F", "M", "").index(g)))
+            gender = min(
+                {genders[s] for s in free},
+                key=lambda g: (-left[g], picked[g], ("F", "M", "").index(g)),
+            )
             choice = next(s for s in free if genders[s] == gender)
             taken.append(choice)
             picked[gender] += 1
@@ -98,15 +100,19 @@ def auto_held_out(
         balance = "not by gender (the corpus gives none)"
     else:
         balance = f"balanced by gender ({_count_genders([genders[s] for s in held])})"
-    spread = ("one from each of" if len(held_sessions) == len(held) else "spread over")
-    reason = (f"chosen by `auto`: {balance}, and {spread} sessions "
-              f"{', '.join(held_sessions)}, so that neither side of the split is one gender "
-              f"or one session; training keeps {len(trained)} speakers ({_count_genders(trained)})")
+    spread = "one from each of" if len(held_sessions) == len(held) else "spread over"
+    reason = (
+        f"chosen by `auto`: {balance}, and {spread} sessions "
+        f"{', '.join(held_sessions)}, so that neither side of the split is one gender "
+        f"or one session; training keeps {len(trained)} speakers ({_count_genders(trained)})"
+    )
     return held, reason
 
 
 def held_out_speakers(
-    manifest: Sequence[Utterance], setting: str | list[str], n_held_out: int,
+    manifest: Sequence[Utterance],
+    setting: str | list[str],
+    n_held_out: int,
     speakers: Sequence[str] | None = None,
 ) -> tuple[list[str], str]:
     """The validation speakers and why: a list from config, or `auto` (`auto_held_out`,
@@ -130,8 +136,10 @@ def held_out_speakers(
 
 def _frames_of(features: np.ndarray, index: FeatureIndex, positions: Sequence[int]) -> np.ndarray:
     return np.concatenate(
-        [np.asarray(features[index.offsets[i] : index.offsets[i] + index.lengths[i]])
-         for i in positions]
+        [
+            np.asarray(features[index.offsets[i] : index.offsets[i] + index.lengths[i]])
+            for i in positions
+        ]
     )
 
 
@@ -164,13 +172,18 @@ def softmax_validation(
             f"need labelled utterances on both sides of the split; training {len(train_pos)}, "
             f"held out {len(test_pos)}"
         )
-    labels = np.array([CLASSES.index(emotion[uid]) if emotion.get(uid, "") in CLASSES else -1
-                       for uid in index.ids])
+    labels = np.array(
+        [
+            CLASSES.index(emotion[uid]) if emotion.get(uid, "") in CLASSES else -1
+            for uid in index.ids
+        ]
+    )
     x_train = _frames_of(features, index, train_pos)
     y_train = np.repeat(labels[train_pos], index.lengths[train_pos])
     if max_train_frames is not None and x_train.shape[0] > max_train_frames:
-        keep = np.sort(np.random.default_rng(seed).choice(
-            x_train.shape[0], max_train_frames, replace=False))
+        keep = np.sort(
+            np.random.default_rng(seed).choice(x_train.shape[0], max_train_frames, replace=False)
+        )
         x_train, y_train = x_train[keep], y_train[keep]
     present = sorted(set(y_train.tolist()))
     classifier = make_pipeline(
@@ -185,8 +198,9 @@ def softmax_validation(
     result = {
         "accuracy": weighted_accuracy(truth, predicted),
         "unweighted_accuracy": unweighted_accuracy(truth, predicted),
-        "per_class_recall": dict(zip(CLASSES, per_class_recall(truth, predicted, len(CLASSES)),
-                                     strict=True)),
+        "per_class_recall": dict(
+            zip(CLASSES, per_class_recall(truth, predicted, len(CLASSES)), strict=True)
+        ),
         "confusion": confusion(truth, predicted, len(CLASSES)).tolist(),
         "classes": list(CLASSES),
         "held_out_speakers": sorted(held),
@@ -198,7 +212,9 @@ def softmax_validation(
     }
     logger.info(
         "validation: WA %.2f%%, UA %.2f%% on %d held-out utterances (%s)",
-        100 * result["accuracy"], 100 * result["unweighted_accuracy"], len(test_pos),
+        100 * result["accuracy"],
+        100 * result["unweighted_accuracy"],
+        len(test_pos),
         ", ".join(sorted(held)),
     )
     return result

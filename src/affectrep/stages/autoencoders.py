@@ -102,14 +102,24 @@ def pretrain_layer(
     number = len(lower) + 1
     data = training_data(frames, index, manifest, exclude_session)
     result = train_stacked_layer(
-        data, lower, widths[number], tied=model.kind == "tied", context=model.context,
-        settings=settings, checkpoint=_checkpoint_of(output), logger=logger,
+        data,
+        lower,
+        widths[number],
+        tied=model.kind == "tied",
+        context=model.context,
+        settings=settings,
+        checkpoint=_checkpoint_of(output),
+        logger=logger,
         label=f"{model} layer {number}",
     )
     meta = {
-        "model": str(model), "layer": number, "widths": list(widths),
-        "settings": asdict(settings), "history": result.history,
-        "n_frames": data.n_frames, "excluded_session": exclude_session,
+        "model": str(model),
+        "layer": number,
+        "widths": list(widths),
+        "settings": asdict(settings),
+        "history": result.history,
+        "n_frames": data.n_frames,
+        "excluded_session": exclude_session,
     }
     _finish(output, {k: np.asarray(v) for k, v in result.params.items()}, meta)
     return meta
@@ -139,17 +149,27 @@ def finetune_deep(
     if settings.epochs > 0:
         data = training_data(frames, index, manifest, exclude_session)
         result = train(
-            data, widths, context=model.context, settings=settings, init=deep_from_stack(layers),
-            checkpoint=_checkpoint_of(output), logger=logger, label=f"{model} fine-tuning",
+            data,
+            widths,
+            context=model.context,
+            settings=settings,
+            init=deep_from_stack(layers),
+            checkpoint=_checkpoint_of(output),
+            logger=logger,
+            label=f"{model} fine-tuning",
         )
         encoder = result.params["encoder"]
         history = result.history
     else:
         logger.info("%s: no fine-tuning (epochs 0); the encoder is the greedy stack", model)
-    meta = {"model": str(model), "widths": list(widths), "finetune": asdict(settings),
-            "history": history, "excluded_session": exclude_session}
-    _finish(output, {"encoder": [{k: np.asarray(v) for k, v in p.items()} for p in encoder]},
-            meta)
+    meta = {
+        "model": str(model),
+        "widths": list(widths),
+        "finetune": asdict(settings),
+        "history": history,
+        "excluded_session": exclude_session,
+    }
+    _finish(output, {"encoder": [{k: np.asarray(v) for k, v in p.items()} for p in encoder]}, meta)
     return meta
 
 
@@ -171,20 +191,35 @@ def train_deep(
     model, settings, output = ModelId.parse(str(model)), _settings(settings), Path(output)
     data = training_data(frames, index, manifest, exclude_session)
     result = train(
-        data, widths, context=model.context, settings=settings,
-        checkpoint=_checkpoint_of(output), logger=logger, label=f"{model}",
+        data,
+        widths,
+        context=model.context,
+        settings=settings,
+        checkpoint=_checkpoint_of(output),
+        logger=logger,
+        label=f"{model}",
     )
     encoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["encoder"]]
     decoder = [{k: np.asarray(v) for k, v in p.items()} for p in result.params["decoder"]]
-    meta = {"model": str(model), "widths": list(widths), "settings": asdict(settings),
-            "history": result.history, "n_frames": data.n_frames,
-            "excluded_session": exclude_session}
+    meta = {
+        "model": str(model),
+        "widths": list(widths),
+        "settings": asdict(settings),
+        "history": result.history,
+        "n_frames": data.n_frames,
+        "excluded_session": exclude_session,
+    }
     _finish(output, {"encoder": encoder, "decoder": decoder}, meta)
     return meta
 
 
-def encode(frames: str | Path, index: str | Path, encoder_file: str | Path,
-           output: str | Path, model: ModelId | str) -> tuple[int, int]:
+def encode(
+    frames: str | Path,
+    index: str | Path,
+    encoder_file: str | Path,
+    output: str | Path,
+    model: ModelId | str,
+) -> tuple[int, int]:
     """Rules `encode` and `encode_from`: the bottleneck codes of every frame, written block
     by block as a float32 `.npy` in the features' order (the host never holds all codes).
     Returns the codes' shape."""

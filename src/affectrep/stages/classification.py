@@ -85,8 +85,16 @@ def fold_mlp(
     # Moved to the device block by block: the host never holds the whole frame array.
     data = TrainingData.from_file(frames, feature_index)
     result = evaluate_fold(
-        frame_array, feature_index, labels, fold, context=context, hidden=list(hidden),
-        pretrained=encoder, settings=MlpSettings(**settings), method=method, logger=logger,
+        frame_array,
+        feature_index,
+        labels,
+        fold,
+        context=context,
+        hidden=list(hidden),
+        pretrained=encoder,
+        settings=MlpSettings(**settings),
+        method=method,
+        logger=logger,
         data=data,
     )
     result["pretraining"] = pretraining
@@ -113,11 +121,18 @@ def fold_vectors(
     x, ids = read_vectors(vectors, ids_file)
     speaker = {row.id: row.speaker for row in rows}
     result = evaluate_utterance_classifier(
-        x, utterance_labels(ids, rows), [speaker[i] for i in ids], fold, ids=ids,
-        settings=UtteranceSettings(grid=tuple(settings["c_grid"]),
-                                   balanced=settings["class_weights"],
-                                   seed=settings.get("seed", 0)),
-        method=method, logger=logger,
+        x,
+        utterance_labels(ids, rows),
+        [speaker[i] for i in ids],
+        fold,
+        ids=ids,
+        settings=UtteranceSettings(
+            grid=tuple(settings["c_grid"]),
+            balanced=settings["class_weights"],
+            seed=settings.get("seed", 0),
+        ),
+        method=method,
+        logger=logger,
     )
     result["pretraining"] = pretraining
     _write_json(result, output)
@@ -138,28 +153,42 @@ def table2(
     from affectrep.protocol.table2 import aggregate, plot_confusion, pooled_confusion, write_table2
 
     logger = logger or logging.getLogger(__name__)
-    loaded = {method: [json.loads(Path(p).read_text()) for p in paths]
-              for method, paths in results_by_method.items()}
+    loaded = {
+        method: [json.loads(Path(p).read_text()) for p in paths]
+        for method, paths in results_by_method.items()
+    }
     rows = aggregate({titles[m]: runs for m, runs in loaded.items()})
     first = next(iter(loaded.values()))
     speakers = sorted({run["test_speaker"] for run in first})
-    policies = {titles[m]: sorted({run.get("pretraining", "all") for run in runs})
-                for m, runs in loaded.items()}
-    seeds = sorted({str(run["settings"].get("seed", "")) for runs in loaded.values()
-                    for run in runs if isinstance(run.get("settings"), dict)})
+    policies = {
+        titles[m]: sorted({run.get("pretraining", "all") for run in runs})
+        for m, runs in loaded.items()
+    }
+    seeds = sorted(
+        {
+            str(run["settings"].get("seed", ""))
+            for runs in loaded.values()
+            for run in runs
+            if isinstance(run.get("settings"), dict)
+        }
+    )
     header = [
         f"Corpus `{corpus}`; {len(first)} runs per method (leave-one-session-out, "
         f"{len({run['session'] for run in first})} sessions, each speaker tested once with "
         f"its session partner validating): test speakers {', '.join(speakers)}.",
         "Unsupervised pretraining data (all = every utterance, labels unused; train = the "
         "fold's training sessions only): "
-        + "; ".join(f"{title} {'/'.join(p)}" for title, p in policies.items()) + f". Seeds "
+        + "; ".join(f"{title} {'/'.join(p)}" for title, p in policies.items())
+        + f". Seeds "
         f"{', '.join(seeds)}.",
     ]
     write_table2(rows, tsv, markdown, header)
     for method, runs in loaded.items():
-        plot_confusion(pooled_confusion(runs), CLASSES,
-                       f"{titles[method]} - {corpus}, all test speakers",
-                       confusion_figures[method])
+        plot_confusion(
+            pooled_confusion(runs),
+            CLASSES,
+            f"{titles[method]} - {corpus}, all test speakers",
+            confusion_figures[method],
+        )
     logger.info("table 2:\n%s", Path(markdown).read_text())
     return rows

@@ -21,19 +21,29 @@ from affectrep.progress import Progress
 from affectrep.protocol.folds import class_problems
 
 
-def demo_corpus(audio_out: str | Path, settings: Mapping, *, workers: int = 1,
-                logger: logging.Logger | None = None) -> DemoSummary:
+def demo_corpus(
+    audio_out: str | Path,
+    settings: Mapping,
+    *,
+    workers: int = 1,
+    logger: logging.Logger | None = None,
+) -> DemoSummary:
     """Rule `demo_corpus`: the synthetic corpus of the config entry's `demo` settings, in
     IEMOCAP's release layout under `audio_out`, written by `workers` processes."""
     logger = logger or logging.getLogger(__name__)
     spec = DemoSpec.from_config(settings)
-    progress = Progress(spec.sessions * 2 * spec.utterances_per_speaker, "demo corpus", logger,
-                        unit="utterances")
-    summary = write_demo_corpus(audio_out, spec,
-                                progress=lambda done, total: progress.update(done),
-                                workers=workers)
-    logger.info("demo corpus: %d utterances, %.1f min, categories %s",
-                summary.n_utterances, summary.total_seconds / 60, summary.counts)
+    progress = Progress(
+        spec.sessions * 2 * spec.utterances_per_speaker, "demo corpus", logger, unit="utterances"
+    )
+    summary = write_demo_corpus(
+        audio_out, spec, progress=lambda done, total: progress.update(done), workers=workers
+    )
+    logger.info(
+        "demo corpus: %d utterances, %.1f min, categories %s",
+        summary.n_utterances,
+        summary.total_seconds / 60,
+        summary.counts,
+    )
     return summary
 
 

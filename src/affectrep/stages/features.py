@@ -32,6 +32,12 @@ def features(
     if not isinstance(policy, AudioPolicy):
         policy = AudioPolicy(**policy)
     return extract_feature_set(
-        read_manifest(manifest), spec, frames_out, index_out, stats_out,
-        normalization=normalization, policy=policy, logger=logger,
+        read_manifest(manifest),
+        spec,
+        frames_out,
+        index_out,
+        stats_out,
+        normalization=normalization,
+        policy=policy,
+        logger=logger,
     )

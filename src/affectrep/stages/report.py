@@ -33,8 +33,21 @@ from affectrep.protocol.tables import markdown_table
 from affectrep.provenance import settings_yaml
 from affectrep.version import describe
 
-PACKAGES = ("affectrep", "jax", "jaxlib", "flax", "optax", "numpy", "scipy", "scikit-learn",
-            "soundfile", "matplotlib", "opentsne", "opensmile", "snakemake")
+PACKAGES = (
+    "affectrep",
+    "jax",
+    "jaxlib",
+    "flax",
+    "optax",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "soundfile",
+    "matplotlib",
+    "opentsne",
+    "opensmile",
+    "snakemake",
+)
 
 
 def software_versions() -> dict[str, str]:
@@ -77,9 +90,13 @@ def wall_times(benchmarks: Path, rules: Sequence[str] = ()) -> list[dict[str, st
             if rss not in ("", "-", "NA"):
                 memory[stage].append(float(rss))
     return [
-        {"stage": stage, "jobs": str(len(values)), "total_s": f"{sum(values):.1f}",
-         "longest_s": f"{max(values):.1f}",
-         "peak_rss_mb": f"{max(memory[stage]):.0f}" if memory[stage] else ""}
+        {
+            "stage": stage,
+            "jobs": str(len(values)),
+            "total_s": f"{sum(values):.1f}",
+            "longest_s": f"{max(values):.1f}",
+            "peak_rss_mb": f"{max(memory[stage]):.0f}" if memory[stage] else "",
+        }
         for stage, values in sorted(seconds.items())
     ]
 
@@ -142,9 +159,16 @@ def run_wall_time(intervals: Sequence[tuple[float, float]]) -> dict[str, float] 
             current_end = max(current_end, end)
     busy += current_end - current_start
     start, end = ordered[0][0], max(end for _, end in ordered)
-    return {"start": start, "end": end, "span": end - start, "busy": busy, "pause": pause,
-            "pause_start": pause_start, "jobs_s": sum(e - s for s, e in ordered),
-            "jobs": len(ordered)}
+    return {
+        "start": start,
+        "end": end,
+        "span": end - start,
+        "busy": busy,
+        "pause": pause,
+        "pause_start": pause_start,
+        "jobs_s": sum(e - s for s, e in ordered),
+        "jobs": len(ordered),
+    }
 
 
 # A pause this long with no job running is not scheduling: the run was stopped and resumed.
@@ -160,17 +184,21 @@ def _wall_time_line(folders: Sequence[Path], here: Path, job_seconds: float) -> 
     if wall is None:
         return "No benchmark files: no wall time to report."
     names = ", ".join(Path(os.path.relpath(folder, here)).as_posix() for folder in folders)
-    line = (f"Wall time of the run: {wall['span']:.0f} s, from the first job's start "
-            f"({_time(wall['start'])}) to the last job's end ({_time(wall['end'])}), over "
-            f"the {wall['jobs']:.0f} benchmarked jobs that made this report's inputs ({names}),"
-            f" which took {wall['jobs_s']:.0f} s of job time in all (they run in parallel); "
-            f"this corpus's own jobs, per stage below, {job_seconds:.0f} s. A job's end is "
-            "when Snakemake wrote its benchmark file, its start that minus its seconds (the "
-            "report job itself is not counted).")
+    line = (
+        f"Wall time of the run: {wall['span']:.0f} s, from the first job's start "
+        f"({_time(wall['start'])}) to the last job's end ({_time(wall['end'])}), over "
+        f"the {wall['jobs']:.0f} benchmarked jobs that made this report's inputs ({names}),"
+        f" which took {wall['jobs_s']:.0f} s of job time in all (they run in parallel); "
+        f"this corpus's own jobs, per stage below, {job_seconds:.0f} s. A job's end is "
+        "when Snakemake wrote its benchmark file, its start that minus its seconds (the "
+        "report job itself is not counted)."
+    )
     if wall["pause"] > max(_PAUSE_S, 0.1 * wall["span"]):
-        line += (f" No job ran for {wall['pause']:.0f} s from {_time(wall['pause_start'])}: "
-                 f"the run was stopped and resumed later (or parts rebuilt); jobs were "
-                 f"running for {wall['busy']:.0f} s of the span.")
+        line += (
+            f" No job ran for {wall['pause']:.0f} s from {_time(wall['pause_start'])}: "
+            f"the run was stopped and resumed later (or parts rebuilt); jobs were "
+            f"running for {wall['busy']:.0f} s of the span."
+        )
     return line
 
 
@@ -230,23 +258,43 @@ def build_report(
     for title, path in tables.items():
         parts += ["", f"## {title}", "", _body(path)]
     parts += ["", "## Figures", ""]
-    parts += [f"- [{path.name}]({Path(os.path.relpath(path, here)).as_posix()})"
-              for path in figures]
+    parts += [
+        f"- [{path.name}]({Path(os.path.relpath(path, here)).as_posix()})" for path in figures
+    ]
     times = wall_times(benchmarks, rules)
     total = sum(float(row["total_s"]) for row in times)
-    parts += ["", "## Wall time and memory per stage", "",
-              _wall_time_line(run_benchmark_folders(benchmarks, record), here, total), "",
-              "Per stage, from the rules' benchmark files:", "", _markdown(times)]
+    parts += [
+        "",
+        "## Wall time and memory per stage",
+        "",
+        _wall_time_line(run_benchmark_folders(benchmarks, record), here, total),
+        "",
+        "Per stage, from the rules' benchmark files:",
+        "",
+        _markdown(times),
+    ]
     parts += ["", "## Rejected files", "", _markdown(rejections)]
-    parts += ["", "## Settings", "",
-              "Read from the outputs above, not from the config: per workflow rule, the "
-              "settings all its jobs shared (each output's own record, in its `.npz`, its "
-              "`.json` or the `.json` beside it, has every job's).", "",
-              "```yaml", settings_yaml(record), "```"]
-    parts += ["", "## Software", "",
-              f"Written by affectrep {describe()}.", "",
-              _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
-              ""]
+    parts += [
+        "",
+        "## Settings",
+        "",
+        "Read from the outputs above, not from the config: per workflow rule, the "
+        "settings all its jobs shared (each output's own record, in its `.npz`, its "
+        "`.json` or the `.json` beside it, has every job's).",
+        "",
+        "```yaml",
+        settings_yaml(record),
+        "```",
+    ]
+    parts += [
+        "",
+        "## Software",
+        "",
+        f"Written by affectrep {describe()}.",
+        "",
+        _markdown([{"package": k, "version": v} for k, v in software_versions().items()]),
+        "",
+    ]
     text = "\n".join(parts)
     with atomic_path(output) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
@@ -285,7 +333,14 @@ def report(
         **{f"Model bundle {Path(card).parent.name}": Path(card) for card in cards},
     }
     return build_report(
-        corpus, manifest=Path(manifest), summary=Path(summary), rejected=Path(rejected),
-        tables=tables, figures=[Path(p) for p in figures], benchmarks=output.parent / "benchmarks",
-        record=record, output=output, rules=rules,
+        corpus,
+        manifest=Path(manifest),
+        summary=Path(summary),
+        rejected=Path(rejected),
+        tables=tables,
+        figures=[Path(p) for p in figures],
+        benchmarks=output.parent / "benchmarks",
+        record=record,
+        output=output,
+        rules=rules,
     )

@@ -73,14 +73,14 @@ def frame_points(codes: np.ndarray, index: FeatureIndex, rows: Sequence[Utteranc
     )
 
 
-def utterance_points(vectors: np.ndarray, ids: Sequence[str],
-                     rows: Sequence[Utterance]) -> Points:
+def utterance_points(vectors: np.ndarray, ids: Sequence[str], rows: Sequence[Utterance]) -> Points:
     emotions, activation, valence, speakers = _per_utterance(rows, ids)
     return Points(vectors, emotions, activation, valence, speakers)
 
 
-def load_points(level: str, vectors: str | Path, ids_or_index: str | Path,
-                manifest: str | Path) -> Points:
+def load_points(
+    level: str, vectors: str | Path, ids_or_index: str | Path, manifest: str | Path
+) -> Points:
     """Frame codes (`.npy` + the features' `index.tsv`) or utterance vectors (`.npy` + ids)."""
     rows = read_manifest(manifest)
     if level == "frames":
@@ -121,17 +121,34 @@ def blstm_ae(
     if exclude_session is not None:
         held = {row.speaker for row in rows if row.session == exclude_session}
         train_codes, train_index = without_speakers(codes, index, held)
-        logger.info("BLSTM: session %s left out of training (%d of %d utterances kept)",
-                    exclude_session, len(train_index), len(index))
+        logger.info(
+            "BLSTM: session %s left out of training (%d of %d utterances kept)",
+            exclude_session,
+            len(train_index),
+            len(index),
+        )
     checkpoint = Path(params_out).with_name(Path(params_out).stem + ".checkpoint.npz")
-    params, history = train_blstm(train_codes, train_index, blstm_settings,
-                                  checkpoint=checkpoint, logger=logger,
-                                  label=f"BLSTM on {model}")
-    vectors = utterance_vectors(params, np.asarray(codes), index, blstm_settings.pooling,
-                                logger=logger)
-    save_blstm(params_out, params, {"model": model, "settings": settings,
-                                    "history": history.records,
-                                    "excluded_session": exclude_session})
+    params, history = train_blstm(
+        train_codes,
+        train_index,
+        blstm_settings,
+        checkpoint=checkpoint,
+        logger=logger,
+        label=f"BLSTM on {model}",
+    )
+    vectors = utterance_vectors(
+        params, np.asarray(codes), index, blstm_settings.pooling, logger=logger
+    )
+    save_blstm(
+        params_out,
+        params,
+        {
+            "model": model,
+            "settings": settings,
+            "history": history.records,
+            "excluded_session": exclude_session,
+        },
+    )
     checkpoint.unlink(missing_ok=True)
     with atomic_path(vectors_out) as tmp:
         np.save(tmp, vectors)
@@ -168,19 +185,28 @@ def tsne(
     emotions = [points.emotions[i] for i in chosen]
     activation, valence = points.activation[chosen], points.valence[chosen]
     with atomic_path(embedding_out) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, embedding=embedding, points=chosen, emotions=np.array(emotions),
-                 activation=activation, valence=valence)
+        np.savez(
+            handle,
+            embedding=embedding,
+            points=chosen,
+            emotions=np.array(emotions),
+            activation=activation,
+            valence=valence,
+        )
     save_figure(plot_panels(embedding, emotions, activation, valence, title), figure_out)
 
 
-def figure(embeddings: Mapping[str, str | Path], level_title: str,
-           figure_out: str | Path) -> None:
+def figure(embeddings: Mapping[str, str | Path], level_title: str, figure_out: str | Path) -> None:
     """Rule `figure`: the paper's 3x3 figure from saved embeddings (model id -> `.npz`)."""
     sets = {}
     for model, path in embeddings.items():
         with np.load(path) as saved:
-            sets[model] = (saved["embedding"], list(saved["emotions"]), saved["activation"],
-                           saved["valence"])
+            sets[model] = (
+                saved["embedding"],
+                list(saved["emotions"]),
+                saved["activation"],
+                saved["valence"],
+            )
     save_figure(plot_composite(sets, level_title), figure_out)
 
 
@@ -201,9 +227,18 @@ def separation(
     rows = []
     for level, model, vectors, ids in sources:
         points = load_points(level, vectors, ids, manifest)
-        row = separation_row(points.vectors, points.emotions, points.activation,
-                             points.valence, points.speakers, level=level, model=model, k=k,
-                             max_points=max_points, seed=seed)
+        row = separation_row(
+            points.vectors,
+            points.emotions,
+            points.activation,
+            points.valence,
+            points.speakers,
+            level=level,
+            model=model,
+            k=k,
+            max_points=max_points,
+            seed=seed,
+        )
         logger.info("separation %s %s: %s", level, model, row)
         rows.append(row)
     write_separation_table(rows, tsv_out, md_out)

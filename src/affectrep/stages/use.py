@@ -35,9 +35,12 @@ from affectrep.use.bundle import write_bundle
 # --- pretraining on every corpus at once ------------------------------------------------------
 
 
-def combine_corpora(names: Sequence[str], manifests: Sequence[str | Path],
-                    manifest_out: str | Path,
-                    logger: logging.Logger | None = None) -> list[Utterance]:
+def combine_corpora(
+    names: Sequence[str],
+    manifests: Sequence[str | Path],
+    manifest_out: str | Path,
+    logger: logging.Logger | None = None,
+) -> list[Utterance]:
     """Rule `combine_corpora`: the manifests of corpora `names` (in that order) as one, ids,
     speakers and sessions prefixed with the corpus."""
     logger = logger or logging.getLogger(__name__)
@@ -59,19 +62,26 @@ def combine_features(
     each corpus's `frames.npy`, `index.tsv` and `stats.npz`, corpus after corpus in `names`
     order (the rule's input)."""
     if len(feature_files) != 3 * len(names):
-        raise ValueError(f"expected frames, index and stats of {list(names)}, "
-                         f"got {len(feature_files)} files")
+        raise ValueError(
+            f"expected frames, index and stats of {list(names)}, got {len(feature_files)} files"
+        )
     files = [str(path) for path in feature_files]
-    sources = {name: (files[3 * k], files[3 * k + 1], files[3 * k + 2])
-               for k, name in enumerate(names)}
+    sources = {
+        name: (files[3 * k], files[3 * k + 1], files[3 * k + 2]) for k, name in enumerate(names)
+    }
     return combine_feature_sets(sources, frames_out, index_out, stats_out, logger)
 
 
 # --- read-outs of a representation ------------------------------------------------------------
 
 
-def pool_codes(codes: str | Path, index: str | Path, manifest: str | Path,
-               vectors_out: str | Path, ids_out: str | Path) -> np.ndarray:
+def pool_codes(
+    codes: str | Path,
+    index: str | Path,
+    manifest: str | Path,
+    vectors_out: str | Path,
+    ids_out: str | Path,
+) -> np.ndarray:
     """Rule `pool_codes`: the pooled codes (mean and std of each utterance's frame codes) of
     every utterance."""
     feature_index = read_index(index)
@@ -114,17 +124,21 @@ def dimensional(
                 if pair not in loaded:
                     loaded[pair] = read_vectors(*pair)
                 runs[name] += evaluate_source(*loaded[pair], rows, [fold], settings)
-            logger.info("%s: activation CCC %s, valence CCC %s", name,
-                        spread([r["activation"]["ccc"] for r in runs[name]]),
-                        spread([r["valence"]["ccc"] for r in runs[name]]))
+            logger.info(
+                "%s: activation CCC %s, valence CCC %s",
+                name,
+                spread([r["activation"]["ccc"] for r in runs[name]]),
+                spread([r["valence"]["ccc"] for r in runs[name]]),
+            )
         table = table_rows(runs, titles)
-        text = (f"Activation and valence regression (ridge, alpha chosen on the validation "
-                f"speaker), corpus {corpus}, leave one session out, {len(folds)} runs; "
-                f"mean ± sample standard deviation over runs.\n\n{markdown_table(table)}\n")
+        text = (
+            f"Activation and valence regression (ridge, alpha chosen on the validation "
+            f"speaker), corpus {corpus}, leave one session out, {len(folds)} runs; "
+            f"mean ± sample standard deviation over runs.\n\n{markdown_table(table)}\n"
+        )
         plot_predictions(runs, titles, figure)
     else:
-        text = (f"Corpus {corpus} has no activation and valence ratings: no dimensional "
-                "table.\n")
+        text = f"Corpus {corpus} has no activation and valence ratings: no dimensional table.\n"
         table = [{"note": text.strip()}]
         empty_figure(figure, text)
     write_tsv(table, tsv)
@@ -163,9 +177,20 @@ def export(
     logger = logger or logging.getLogger(__name__)
     folder = Path(bundle).parent
     info = write_bundle(
-        folder, model=model, corpus=corpus, encoder_file=encoder, blstm_file=blstm,
-        stats_file=stats, pooled_file=pooled, ids_file=ids, index_file=index,
-        manifest=manifest, record=record, window_s=window_s, utterance=utterance, seed=seed,
+        folder,
+        model=model,
+        corpus=corpus,
+        encoder_file=encoder,
+        blstm_file=blstm,
+        stats_file=stats,
+        pooled_file=pooled,
+        ids_file=ids,
+        index_file=index,
+        manifest=manifest,
+        record=record,
+        window_s=window_s,
+        utterance=utterance,
+        seed=seed,
         logger=logger,
     )
     logger.info("bundle %s: heads %s", folder, ["emotion", *info["dimensions"]])
@@ -201,25 +226,45 @@ def cross_corpus(
     classes, cells = matrix_cells(data, rows, corpora, settings, combined, logger)
     rows_of_table = [*corpora, *([combined] if combined is not None else [])]
     names = ", ".join(CLASSES[k] for k in classes)
-    table = [{"pretrained and trained on": a if a != combined else
-              "pretrained on all; trained on the test corpus",
-              **{f"tested on {b}": cell_text(cells, a, b) for b in corpora}}
-             for a in rows_of_table]
-    text = (f"Cross-corpus emotion recognition with {model_title} (softmax on pooled codes), "
-            f"classes {names}; UA % (WA %). Diagonal: leave one session out within the corpus; "
-            "off the diagonal: pretrained and trained on all of the row's corpus, tested on "
-            "all of the column's"
-            + ("; last row: the autoencoder pretrained on all corpora at once, the softmax "
-               "trained leave one session out within the column's corpus" if combined else "")
-            + f".\n\n{markdown_table(table)}\n")
-    columns = ("train", "test", "protocol", "weighted_accuracy", "unweighted_accuracy",
-               "n_train", "n_test", "C")
+    table = [
+        {
+            "pretrained and trained on": a
+            if a != combined
+            else "pretrained on all; trained on the test corpus",
+            **{f"tested on {b}": cell_text(cells, a, b) for b in corpora},
+        }
+        for a in rows_of_table
+    ]
+    text = (
+        f"Cross-corpus emotion recognition with {model_title} (softmax on pooled codes), "
+        f"classes {names}; UA % (WA %). Diagonal: leave one session out within the corpus; "
+        "off the diagonal: pretrained and trained on all of the row's corpus, tested on "
+        "all of the column's"
+        + (
+            "; last row: the autoencoder pretrained on all corpora at once, the softmax "
+            "trained leave one session out within the column's corpus"
+            if combined
+            else ""
+        )
+        + f".\n\n{markdown_table(table)}\n"
+    )
+    columns = (
+        "train",
+        "test",
+        "protocol",
+        "weighted_accuracy",
+        "unweighted_accuracy",
+        "n_train",
+        "n_test",
+        "C",
+    )
     write_tsv([{k: c[k] for k in columns} for c in cells], tsv)
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
     write_html(text, html_twin(markdown), title=f"Cross-corpus: {model_title}")
     with atomic_path(cells_out) as tmp:
-        Path(tmp).write_text(json.dumps({"classes": [CLASSES[k] for k in classes],
-                                         "cells": cells}, indent=1))
+        Path(tmp).write_text(
+            json.dumps({"classes": [CLASSES[k] for k in classes], "cells": cells}, indent=1)
+        )
     plot_matrix(cells, rows_of_table, corpora, model_title, figure)
     return cells

@@ -36,7 +36,9 @@ def validate(
     feature_index = read_index(index)
     rows = read_manifest(manifest)
     held_out, why = held_out_speakers(
-        rows, settings["held_out_speakers"], settings["n_held_out"],
+        rows,
+        settings["held_out_speakers"],
+        settings["n_held_out"],
         speakers=feature_index.speakers,
     )
     result = softmax_validation(

@@ -92,11 +92,13 @@ def _shape(name: str, what: str, array, expected: tuple) -> np.ndarray:
     """`array` as an array of the shape `expected` (None: any length), else `BundleError`."""
     array = np.asarray(array)
     fits = array.ndim == len(expected) and all(
-        want is None or have == want for have, want in zip(array.shape, expected, strict=True))
+        want is None or have == want for have, want in zip(array.shape, expected, strict=True)
+    )
     if not fits or not np.issubdtype(array.dtype, np.number):
         shown = "(" + ", ".join("n" if w is None else str(w) for w in expected) + ")"
-        raise BundleError(f"{name}: {what} has shape {array.shape} ({array.dtype}), "
-                          f"expected {shown} numbers")
+        raise BundleError(
+            f"{name}: {what} has shape {array.shape} ({array.dtype}), expected {shown} numbers"
+        )
     return array
 
 
@@ -120,8 +122,9 @@ def _check_blstm(tree, n_codes: int) -> None:
     from affectrep.models.blstm import DIRECTIONS
 
     name = "blstm.npz"
-    if not isinstance(tree, dict) or any(not isinstance(tree.get(part), dict)
-                                         for part in (*DIRECTIONS, "readout")):
+    if not isinstance(tree, dict) or any(
+        not isinstance(tree.get(part), dict) for part in (*DIRECTIONS, "readout")
+    ):
         raise BundleError(f"{name}: expected {', '.join(DIRECTIONS)} and readout parameters")
     half = None
     for direction in DIRECTIONS:
@@ -144,8 +147,11 @@ def _check_blstm(tree, n_codes: int) -> None:
 def _check_heads(heads: Mapping[str, np.ndarray], n_pooled: int, dimensions) -> None:
     name = "heads.npz"
     for prefix in ("emotion", "activation", "valence"):
-        if prefix != "emotion" and prefix not in dimensions and not any(
-                key.startswith(f"{prefix}/") for key in heads):
+        if (
+            prefix != "emotion"
+            and prefix not in dimensions
+            and not any(key.startswith(f"{prefix}/") for key in heads)
+        ):
             continue
         for key in ("fill", "mean", "scale", "coef", "intercept"):
             if f"{prefix}/{key}" not in heads:
@@ -159,11 +165,16 @@ def _check_heads(heads: Mapping[str, np.ndarray], n_pooled: int, dimensions) -> 
         if "emotion/classes" not in heads:
             raise BundleError(f"{name}: emotion/classes is missing")
         classes = _shape(name, "emotion/classes", heads["emotion/classes"], (None,))
-        if (not np.issubdtype(classes.dtype, np.integer) or len(classes) < 2
-                or len(set(classes.tolist())) != len(classes)
-                or not all(0 <= c < len(CLASSES) for c in classes.tolist())):
-            raise BundleError(f"{name}: emotion/classes {classes.tolist()} are not distinct "
-                              f"class numbers 0..{len(CLASSES) - 1}")
+        if (
+            not np.issubdtype(classes.dtype, np.integer)
+            or len(classes) < 2
+            or len(set(classes.tolist())) != len(classes)
+            or not all(0 <= c < len(CLASSES) for c in classes.tolist())
+        ):
+            raise BundleError(
+                f"{name}: emotion/classes {classes.tolist()} are not distinct "
+                f"class numbers 0..{len(CLASSES) - 1}"
+            )
         rows = 1 if len(classes) == 2 else len(classes)  # binary: one score
         _shape(name, "emotion/coef", heads["emotion/coef"], (rows, n_pooled))
         _shape(name, "emotion/intercept", heads["emotion/intercept"], (rows,))
@@ -174,8 +185,9 @@ def _check_info(info, folder: Path) -> ModelId:
     if not isinstance(info, dict):
         raise BundleError(f"{name}: not a JSON object")
     if info.get("format") != FORMAT:
-        raise BundleError(f"{name}: bundle format {info.get('format')!r}, this version reads "
-                          f"format {FORMAT}")
+        raise BundleError(
+            f"{name}: bundle format {info.get('format')!r}, this version reads format {FORMAT}"
+        )
     try:
         model = ModelId.parse(str(info.get("model")))
     except ValueError as error:
@@ -183,8 +195,9 @@ def _check_info(info, folder: Path) -> ModelId:
     if "context" in info and info["context"] != model.context:
         raise BundleError(f"{name}: context {info['context']!r} but model {model}")
     if "classes" in info and list(info["classes"]) != list(CLASSES):
-        raise BundleError(f"{name}: classes {info['classes']} but this version predicts "
-                          f"{list(CLASSES)}")
+        raise BundleError(
+            f"{name}: classes {info['classes']} but this version predicts {list(CLASSES)}"
+        )
     window = info.get("window_s", DEFAULT_WINDOW_S)
     if not (isinstance(window, int | float) and math.isfinite(window) and window > 0):
         raise BundleError(f"{name}: window_s must be a finite number > 0, not {window!r}")
@@ -233,8 +246,9 @@ class Bundle:
             raise BundleError("not a model bundle (no bundle.json)")
         info = _read(folder, "bundle.json", lambda p: json.loads(p.read_text(encoding="utf-8")))
         model = _check_info(info, folder)
-        stats = _read(folder, "features.npz",
-                      lambda p: _npz(p, ("spec", "mean", "std", "normalization")))
+        stats = _read(
+            folder, "features.npz", lambda p: _npz(p, ("spec", "mean", "std", "normalization"))
+        )
         for key in ("spec", "mean", "std", "normalization"):
             if key not in stats:
                 raise BundleError(f"features.npz: {key} is missing")
@@ -256,13 +270,24 @@ class Bundle:
             settings = blstm_meta.get("settings", {}) if isinstance(blstm_meta, dict) else {}
             blstm_pooling = settings.get("pooling", "mean") if isinstance(settings, dict) else ""
             if blstm_pooling not in POOLINGS:
-                raise BundleError(f"blstm.npz: pooling {blstm_pooling!r} is not one of "
-                                  f"{POOLINGS}")
-        heads = _read(folder, "heads.npz",
-                      lambda p: {k: v for k, v in _npz(p).items() if "/" in k})  # head/array
+                raise BundleError(f"blstm.npz: pooling {blstm_pooling!r} is not one of {POOLINGS}")
+        heads = _read(
+            folder, "heads.npz", lambda p: {k: v for k, v in _npz(p).items() if "/" in k}
+        )  # head/array
         _check_heads(heads, 2 * n_codes, info.get("dimensions", []))
-        return cls(folder, model, spec, mean, std, str(stats["normalization"]), encoder, blstm,
-                   blstm_pooling, heads, info)
+        return cls(
+            folder,
+            model,
+            spec,
+            mean,
+            std,
+            str(stats["normalization"]),
+            encoder,
+            blstm,
+            blstm_pooling,
+            heads,
+            info,
+        )
 
     # --- the workflow's stages, one file at a time ----------------------------------------
 
@@ -293,8 +318,12 @@ class Bundle:
         (`audio.channel`: `mix`, or an index; bundles from before it: `mix`)."""
         return replace(DEFAULT_POLICY, channel=self.info.get("channel", "mix"))
 
-    def file_codes(self, path: str | Path, window_s: float = DEFAULT_WINDOW_S,
-                   policy: AudioPolicy | None = None) -> list[np.ndarray]:
+    def file_codes(
+        self,
+        path: str | Path,
+        window_s: float = DEFAULT_WINDOW_S,
+        policy: AudioPolicy | None = None,
+    ) -> list[np.ndarray]:
         """The codes of each window of an audio file (one window unless it is long), read as
         the corpus was (`policy`: this bundle's, by default)."""
         out = []
@@ -305,8 +334,9 @@ class Bundle:
             out.append(self.codes(frames))
         return out
 
-    def embed(self, path: str | Path, level: str = "pooled",
-              window_s: float = DEFAULT_WINDOW_S) -> np.ndarray:
+    def embed(
+        self, path: str | Path, level: str = "pooled", window_s: float = DEFAULT_WINDOW_S
+    ) -> np.ndarray:
         """`frames`: (n_frames, dims) codes; `pooled`: mean and std of the codes (2 * dims);
         `blstm`: the BLSTM utterance vector (windows of a long file: length-weighted mean)."""
         if level not in LEVELS:
@@ -329,8 +359,11 @@ class Bundle:
         out |= {name: float(p) for name, p in zip(CLASSES, probabilities, strict=True)}
         out["emotion"] = CLASSES[int(np.argmax(probabilities))]
         for dimension in ("activation", "valence"):
-            out[dimension] = (float(predict_dimension(self.heads, dimension, pooled)[0])
-                              if f"{dimension}/coef" in self.heads else math.nan)
+            out[dimension] = (
+                float(predict_dimension(self.heads, dimension, pooled)[0])
+                if f"{dimension}/coef" in self.heads
+                else math.nan
+            )
         return out
 
 
@@ -350,17 +383,23 @@ def fit_heads(
     """Evaluate the heads leave one session out (for the model card), then fit them on every
     utterance with the median strength the folds chose. Returns (arrays, card results)."""
 
-    emotion_runs = loso_emotion_runs(pooled, ids, rows, c_grid=c_grid, balanced=balanced,
-                                     seed=seed, logger=logger)
+    emotion_runs = loso_emotion_runs(
+        pooled, ids, rows, c_grid=c_grid, balanced=balanced, seed=seed, logger=logger
+    )
     labels = utterance_labels(list(ids), rows)
     c = median_choice([run["chosen_C"] for run in emotion_runs])
     labelled = labels >= 0
-    arrays = head_arrays(fit_emotion(pooled[labelled], labels[labelled], c,
-                                     balanced=balanced, seed=seed), "emotion")
+    arrays = head_arrays(
+        fit_emotion(pooled[labelled], labels[labelled], c, balanced=balanced, seed=seed), "emotion"
+    )
     card: dict = {
-        "emotion": {"C": c, "runs": len(emotion_runs), "n_train": int(labelled.sum()),
-                    "wa": [r["weighted_accuracy"] for r in emotion_runs],
-                    "ua": [r["unweighted_accuracy"] for r in emotion_runs]},
+        "emotion": {
+            "C": c,
+            "runs": len(emotion_runs),
+            "n_train": int(labelled.sum()),
+            "wa": [r["weighted_accuracy"] for r in emotion_runs],
+            "ua": [r["unweighted_accuracy"] for r in emotion_runs],
+        },
     }
     ratings = rated(rows)
     if ratings:
@@ -372,14 +411,23 @@ def fit_heads(
             alpha = median_choice([run[dimension]["alpha"] for run in runs])
             model = fit_dimension(pooled[keep], targets[:, column], alpha)
             arrays |= head_arrays(model, dimension)
-            card[dimension] = {"alpha": alpha, "n_train": len(keep),
-                               "ccc": [r[dimension]["ccc"] for r in runs],
-                               "pearson": [r[dimension]["pearson"] for r in runs]}
+            card[dimension] = {
+                "alpha": alpha,
+                "n_train": len(keep),
+                "ccc": [r[dimension]["ccc"] for r in runs],
+                "pearson": [r[dimension]["pearson"] for r in runs],
+            }
     return arrays, card
 
 
-def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
-               normalization: str, record: Mapping | None = None) -> str:
+def model_card(
+    model: ModelId,
+    corpus: str,
+    card: Mapping,
+    sizes: Mapping,
+    normalization: str,
+    record: Mapping | None = None,
+) -> str:
     lines = [
         f"# {model.title} ({model}), trained on corpus {corpus}",
         "",
@@ -406,29 +454,41 @@ def model_card(model: ModelId, corpus: str, card: Mapping, sizes: Mapping,
     for dimension in ("activation", "valence"):
         if dimension in card:
             entry = card[dimension]
-            lines.append(f"| {dimension} CCC | {spread(entry['ccc'])} | "
-                         f"{len(entry['ccc'])} |")
-            lines.append(f"| {dimension} Pearson r | {spread(entry['pearson'])} | "
-                         f"{len(entry['pearson'])} |")
+            lines.append(f"| {dimension} CCC | {spread(entry['ccc'])} | {len(entry['ccc'])} |")
+            lines.append(
+                f"| {dimension} Pearson r | {spread(entry['pearson'])} | {len(entry['pearson'])} |"
+            )
     if "activation" not in card:
         lines += ["", "The corpus has no activation/valence ratings: `predict` gives nan."]
     if record:
-        lines += ["", "## Settings", "",
-                  "Read from the outputs this bundle was made of (per workflow rule: the "
-                  "settings all its jobs shared; `config.yaml` has every job's):", "",
-                  "```yaml", settings_yaml(record), "```"]
-    lines += ["", "Use: `affectrep predict <this folder> file.wav ...`, "
-              "`affectrep embed <this folder> file.wav ... --out codes.csv`.", ""]
+        lines += [
+            "",
+            "## Settings",
+            "",
+            "Read from the outputs this bundle was made of (per workflow rule: the "
+            "settings all its jobs shared; `config.yaml` has every job's):",
+            "",
+            "```yaml",
+            settings_yaml(record),
+            "```",
+        ]
+    lines += [
+        "",
+        "Use: `affectrep predict <this folder> file.wav ...`, "
+        "`affectrep embed <this folder> file.wav ... --out codes.csv`.",
+        "",
+    ]
     return "\n".join(lines)
-
 
 
 def recorded_channel(record: Mapping) -> str | int:
     """The audio channel (`audio.channel`) the features in `record` were read with: `mix`
     where no job recorded one; two different ones are a stale mix (ValueError)."""
-    channels = {json.dumps(params["policy"].get("channel", "mix"))
-                for params in record.values()
-                if isinstance(params, Mapping) and isinstance(params.get("policy"), Mapping)}
+    channels = {
+        json.dumps(params["policy"].get("channel", "mix"))
+        for params in record.values()
+        if isinstance(params, Mapping) and isinstance(params.get("policy"), Mapping)
+    }
     if len(channels) > 1:
         raise ValueError(f"the inputs were read with different audio channels: {channels}")
     return json.loads(channels.pop()) if channels else "mix"
@@ -463,8 +523,15 @@ def write_bundle(
     parsed = ModelId.parse(model)
     rows = read_manifest(manifest)
     pooled, ids = read_vectors(pooled_file, ids_file)
-    arrays, card = fit_heads(pooled, ids, rows, c_grid=utterance["c_grid"],
-                             balanced=utterance["class_weights"], seed=seed, logger=logger)
+    arrays, card = fit_heads(
+        pooled,
+        ids,
+        rows,
+        c_grid=utterance["c_grid"],
+        balanced=utterance["class_weights"],
+        seed=seed,
+        logger=logger,
+    )
     # Values typed Any: mypy matches a spread dict[str, ndarray] against savez's own
     # `allow_pickle: bool` keyword as well.
     heads: dict[str, Any] = arrays
@@ -478,24 +545,39 @@ def write_bundle(
     with np.load(stats_file) as stats:
         spec = SpectrogramSpec(**json.loads(str(stats["spec"])))
         normalization = str(stats["normalization"])
-    sizes = {"utterances": len(index), "speakers": len(set(index.speakers)),
-             "frames": index.n_frames, "hours": index.n_frames * spec.hop_ms / 3.6e6,
-             "spec": spec.name}
+    sizes = {
+        "utterances": len(index),
+        "speakers": len(set(index.speakers)),
+        "frames": index.n_frames,
+        "hours": index.n_frames * spec.hop_ms / 3.6e6,
+        "spec": spec.name,
+    }
     with atomic_path(out / "config.yaml") as tmp:
         Path(tmp).write_text(
             "# The settings of every workflow job that made this bundle's arrays, read from\n"
             "# their outputs (job: its rule's params).\n"
-            + yaml.safe_dump(dict(record), sort_keys=True, default_flow_style=None, width=96))
+            + yaml.safe_dump(dict(record), sort_keys=True, default_flow_style=None, width=96)
+        )
     card_text = model_card(parsed, corpus, card, sizes, normalization, record)
     with atomic_path(out / "MODEL_CARD.md") as tmp:
         Path(tmp).write_text(card_text, encoding="utf-8")
     # The same card as a page that the Snakemake report shows inline (`affectrep.html`).
     write_html(card_text, out / "MODEL_CARD.html")
-    info = {"format": FORMAT, "model": model, "title": parsed.title, "context": parsed.context,
-            "corpus": corpus, "classes": list(CLASSES), "blstm": blstm_file is not None,
-            "dimensions": [d for d in ("activation", "valence") if d in card],
-            "window_s": float(window_s), "channel": recorded_channel(record),
-            "sizes": sizes, "results": card, "affectrep": software()}
+    info = {
+        "format": FORMAT,
+        "model": model,
+        "title": parsed.title,
+        "context": parsed.context,
+        "corpus": corpus,
+        "classes": list(CLASSES),
+        "blstm": blstm_file is not None,
+        "dimensions": [d for d in ("activation", "valence") if d in card],
+        "window_s": float(window_s),
+        "channel": recorded_channel(record),
+        "sizes": sizes,
+        "results": card,
+        "affectrep": software(),
+    }
     with atomic_path(out / "bundle.json") as tmp:
         Path(tmp).write_text(json.dumps(info, indent=1))
     return info

@@ -81,30 +81,47 @@ class _Version(argparse.Action):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="affectrep", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action=_Version,
-                        help="print the version and git commit, and exit")
+    parser.add_argument(
+        "--version", action=_Version, help="print the version and git commit, and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("embed", "write representations of audio files"),
-                       ("predict", "print emotion probabilities, activation and valence")):
+    for name, text in (
+        ("embed", "write representations of audio files"),
+        ("predict", "print emotion probabilities, activation and valence"),
+    ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("bundle", type=Path, help="results/{corpus}/export/{model}")
         command.add_argument("audio", type=Path, nargs="+", help="audio files (wav, flac, ...)")
-        command.add_argument("--window-s", type=_seconds, default=None,
-                             help="process longer files in windows of about this many seconds "
-                                  "(default: the bundle's, from config use.window_s)")
+        command.add_argument(
+            "--window-s",
+            type=_seconds,
+            default=None,
+            help="process longer files in windows of about this many seconds "
+            "(default: the bundle's, from config use.window_s)",
+        )
         if name == "embed":
-            command.add_argument("--out", type=Path, required=True,
-                                 help=".npy (rows: files), .csv (one row per file), or .npz "
-                                      "(frames: one array per file)")
-            command.add_argument("--level", choices=("pooled", "blstm", "frames"),
-                                 default="pooled",
-                                 help="pooled: mean and std of the frame codes; blstm: the "
-                                      "BLSTM vector; frames: every frame's code")
+            command.add_argument(
+                "--out",
+                type=Path,
+                required=True,
+                help=".npy (rows: files), .csv (one row per file), or .npz "
+                "(frames: one array per file)",
+            )
+            command.add_argument(
+                "--level",
+                choices=("pooled", "blstm", "frames"),
+                default="pooled",
+                help="pooled: mean and std of the frame codes; blstm: the "
+                "BLSTM vector; frames: every frame's code",
+            )
         else:
             command.add_argument("--out", type=Path, help="also write the table as .csv")
-        command.add_argument("--force", action="store_true",
-                             help="let --out replace an existing file that is not an earlier "
-                                  "output of this command (inputs are never replaced)")
+        command.add_argument(
+            "--force",
+            action="store_true",
+            help="let --out replace an existing file that is not an earlier "
+            "output of this command (inputs are never replaced)",
+        )
     return parser
 
 
@@ -113,8 +130,7 @@ def _say(message: str) -> None:
     if sys.stderr is None:
         return
     with contextlib.suppress(OSError, ValueError):
-        print(str(message).replace("\r", " ").replace("\n", " "), file=sys.stderr,
-              flush=True)
+        print(str(message).replace("\r", " ").replace("\n", " "), file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,8 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.window_s = float(bundle.info.get("window_s", 30.0))
         shortest = bundle.spec.window_ms / 1000
         if args.window_s < shortest:
-            raise FatalError(f"--window-s {args.window_s:g} is shorter than one "
-                          f"{bundle.spec.window_ms:g} ms spectrogram window")
+            raise FatalError(
+                f"--window-s {args.window_s:g} is shorter than one "
+                f"{bundle.spec.window_ms:g} ms spectrogram window"
+            )
     except FatalError as failure:
         _say(f"affectrep: {failure}")
         return 2
@@ -157,8 +175,9 @@ def _check_out(args) -> None:
     suffix = out.suffix.lower()
     if args.command == "predict":
         if suffix != ".csv":
-            raise FatalError(f"predict --out writes CSV: give a name ending in .csv, not "
-                             f"{out.name}")
+            raise FatalError(
+                f"predict --out writes CSV: give a name ending in .csv, not {out.name}"
+            )
     elif args.level == "frames":
         if suffix != ".npz":
             raise FatalError("--level frames writes one array per file: give --out *.npz")
@@ -173,11 +192,15 @@ def _check_out(args) -> None:
     if out.is_dir():
         raise FatalError(f"--out {out} is a directory")
     if not args.force and suffix == ".npy":
-        raise FatalError(f"--out {out} exists (an .npy file cannot show that affectrep wrote it); "
-                      "give --force to overwrite it")
+        raise FatalError(
+            f"--out {out} exists (an .npy file cannot show that affectrep wrote it); "
+            "give --force to overwrite it"
+        )
     if not args.force and not _earlier_output(out, args):
-        raise FatalError(f"--out {out} exists and is not an earlier `affectrep {args.command}` "
-                      f"{suffix.lstrip('.')} output; give --force to overwrite it")
+        raise FatalError(
+            f"--out {out} exists and is not an earlier `affectrep {args.command}` "
+            f"{suffix.lstrip('.')} output; give --force to overwrite it"
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -205,9 +228,14 @@ def _earlier_output(path: Path, args) -> bool:
     fields = first.split(",")
     if args.command == "predict":
         return tuple(fields) == PREDICT_COLUMNS
-    return len(fields) > 1 and fields[0] == "file" and any(
-        fields[1:] == [f"{level}_{k}" for k in range(len(fields) - 1)]
-        for level in EMBED_CSV_LEVELS)
+    return (
+        len(fields) > 1
+        and fields[0] == "file"
+        and any(
+            fields[1:] == [f"{level}_{k}" for k in range(len(fields) - 1)]
+            for level in EMBED_CSV_LEVELS
+        )
+    )
 
 
 # --- the commands ---------------------------------------------------------------------------
@@ -227,14 +255,19 @@ def _each(paths: Sequence[Path], work) -> tuple[list, int, list[str]]:
             _say(f"affectrep: skipped {where}{error}")
         except Exception as error:  # not the file's fault: stop, but keep the results so far
             rest = len(paths) - len(done) - failed - 1
-            return done, failed, [f"stopped at {path} ({rest} file(s) not processed): "
-                                  f"{type(error).__name__}: {error}"]
+            return (
+                done,
+                failed,
+                [
+                    f"stopped at {path} ({rest} file(s) not processed): "
+                    f"{type(error).__name__}: {error}"
+                ],
+            )
     return done, failed, []
 
 
 def _embed(bundle, args) -> tuple[list[str], int]:
-    done, failed, problems = _each(args.audio,
-                                   lambda p: bundle.embed(p, args.level, args.window_s))
+    done, failed, problems = _each(args.audio, lambda p: bundle.embed(p, args.level, args.window_s))
     if done:
         try:
             _write_embedding(args.out, args.level, done)
@@ -243,8 +276,10 @@ def _embed(bundle, args) -> tuple[list[str], int]:
         else:
             _say(f"affectrep: {len(done)} file(s) -> {args.out}")
             if args.out.suffix.lower() == ".npy":
-                _say("affectrep: rows are in the order of the files that worked: "
-                     + ", ".join(str(p) for p, _ in done))
+                _say(
+                    "affectrep: rows are in the order of the files that worked: "
+                    + ", ".join(str(p) for p, _ in done)
+                )
     return problems, failed
 
 
@@ -271,16 +306,17 @@ def _predict(bundle, args) -> tuple[list[str], int]:
     table = [{k: _cell(row[k]) for k in PREDICT_COLUMNS} for _, row in done]
     if args.out is not None and table:  # first: printing may fail, the file must not
         try:
-            with atomic_path(args.out) as tmp, open(tmp, "w", newline="",
-                                                    encoding="utf-8") as handle:
+            with (
+                atomic_path(args.out) as tmp,
+                open(tmp, "w", newline="", encoding="utf-8") as handle,
+            ):
                 out = csv.DictWriter(handle, fieldnames=PREDICT_COLUMNS)
                 out.writeheader()
                 out.writerows(table)
         except OSError as error:
             problems.append(f"cannot write {args.out}: {error}")
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=PREDICT_COLUMNS, delimiter="\t",
-                            lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=PREDICT_COLUMNS, delimiter="\t", lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
     problem = _print(text.getvalue())

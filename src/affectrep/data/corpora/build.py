@@ -36,8 +36,14 @@ from affectrep.progress import Progress
 # is; `demo` says it is generated; IEMOCAP has sessions of its own, so no speaker groups).
 _COMMON_KEYS = ("reader", "root", "emotion_map")
 READER_KEYS: dict[str, tuple[str, ...]] = {
-    "iemocap": (*_COMMON_KEYS, "demo", "merge_excited", "dialogs", "min_agreement",
-                "include_self_evaluation"),
+    "iemocap": (
+        *_COMMON_KEYS,
+        "demo",
+        "merge_excited",
+        "dialogs",
+        "min_agreement",
+        "include_self_evaluation",
+    ),
     "emodb": (*_COMMON_KEYS, "speaker_groups"),
     "ravdess": (*_COMMON_KEYS, "include_song", "speaker_groups"),
     "cremad": (*_COMMON_KEYS, "speaker_groups"),
@@ -85,8 +91,10 @@ def read_corpus(settings: Mapping, root: Path) -> tuple[list[Utterance], list[Re
         raise CorpusError(str(error)) from None
     rows, unpaired = _read(settings, root)
     if emotion_map:
-        rows = [replace(row, emotion=map_emotion(row.emotion_raw, emotion_map, row.emotion))
-                for row in rows]
+        rows = [
+            replace(row, emotion=map_emotion(row.emotion_raw, emotion_map, row.emotion))
+            for row in rows
+        ]
     return rows, unpaired
 
 
@@ -203,6 +211,7 @@ def raw_label_counts(rows: Iterable[Utterance]) -> str:
     """`rab 84 (other), neu 14 (neutral), ...`: each raw label (the manifest's `emotion_raw`)
     with its number of utterances and the class it became, most frequent first."""
     counts: Counter[tuple[str, str]] = Counter(
-        (row.emotion_raw or "(none)", row.emotion or "other") for row in rows)
+        (row.emotion_raw or "(none)", row.emotion or "other") for row in rows
+    )
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ", ".join(f"{raw} {count} ({emotion})" for (raw, emotion), count in ranked)

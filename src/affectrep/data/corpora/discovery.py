@@ -20,8 +20,9 @@ def find_audio(root: str | Path, pattern: str = "**/*.wav", *, expected: str = "
         raise CorpusError(f"corpus root {root} does not exist{hint}")
     if not root.is_dir():
         raise CorpusError(f"corpus root {root} is not a folder{hint}")
-    files = sorted(path for path in root.glob(pattern)
-                   if path.is_file() and not path.name.startswith("._"))
+    files = sorted(
+        path for path in root.glob(pattern) if path.is_file() and not path.name.startswith("._")
+    )
     if not files:
         raise CorpusError(f"no files matching {pattern} under {root}{hint}")
     return files

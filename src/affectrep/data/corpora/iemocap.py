@@ -180,18 +180,14 @@ def is_external(annotator: str) -> bool:
     return annotator.startswith("E")
 
 
-def majority_category(
-    record: EmoEvaluation, *, include_self: bool = False
-) -> tuple[str, int, int]:
+def majority_category(record: EmoEvaluation, *, include_self: bool = False) -> tuple[str, int, int]:
     """The category most annotators chose, how many chose it, and how many annotators there were.
 
     Each annotator votes once for every category they listed. A tie for the top returns ``""``
     (no majority), as does a record without annotators.
     """
     voters = {
-        who: labels
-        for who, labels in record.categories.items()
-        if include_self or is_external(who)
+        who: labels for who, labels in record.categories.items() if include_self or is_external(who)
     }
     votes: Counter[str] = Counter()
     for labels in voters.values():
@@ -293,9 +289,13 @@ def read_iemocap(
             continue
         if utterance_id not in labels:
             label_file = wav.parents[3] / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
-            rejected.append(Rejection(
-                str(wav.resolve()), "unlabelled", f"no record for {utterance_id} in {label_file}"
-            ))
+            rejected.append(
+                Rejection(
+                    str(wav.resolve()),
+                    "unlabelled",
+                    f"no record for {utterance_id} in {label_file}",
+                )
+            )
             continue
         record = labels[utterance_id][0]
         speaker = speaker_of(utterance_id)
@@ -328,7 +328,9 @@ def read_iemocap(
         if utterance_id in found or not _wanted(dialog, dialogs):
             continue
         wav = text_file.parents[2] / "sentences" / "wav" / dialog / f"{utterance_id}.wav"
-        rejected.append(Rejection(
-            str(wav.resolve()), "missing", f"labelled in {record.where}; no such audio file"
-        ))
+        rejected.append(
+            Rejection(
+                str(wav.resolve()), "missing", f"labelled in {record.where}; no such audio file"
+            )
+        )
     return sorted(rows, key=lambda row: row.id), sorted(rejected, key=lambda r: r.path)

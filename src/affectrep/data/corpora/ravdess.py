@@ -15,15 +15,22 @@ from affectrep.data.corpora.discovery import find_audio, parse_error
 from affectrep.data.emotions import four_class
 from affectrep.data.manifest import Utterance
 
-EMOTIONS = {"01": "neutral", "02": "calm", "03": "happiness", "04": "sadness", "05": "anger",
-            "06": "fear", "07": "disgust", "08": "surprise"}
+EMOTIONS = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happiness",
+    "04": "sadness",
+    "05": "anger",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
 _NAME = re.compile(
     r"^(?P<modality>0[123])-(?P<channel>0[12])-(?P<emotion>0[1-8])-(?P<intensity>0[12])-"
     r"(?P<statement>0[12])-(?P<repetition>0[12])-(?P<actor>\d\d)$"
 )
 PATTERN = (
-    "modality-channel-emotion-intensity-statement-repetition-actor, "
-    "e.g. 03-01-05-01-02-01-12.wav"
+    "modality-channel-emotion-intensity-statement-repetition-actor, e.g. 03-01-05-01-02-01-12.wav"
 )
 
 
@@ -38,8 +45,14 @@ def read_ravdess(root: Path, *, include_song: bool = False) -> list[Utterance]:
             continue
         actor = int(match["actor"])
         emotion = EMOTIONS[match["emotion"]]
-        rows.append(Utterance(
-            id=path.stem, path=str(path.resolve()), speaker=f"Actor_{actor:02d}",
-            gender="M" if actor % 2 else "F", emotion_raw=emotion, emotion=four_class(emotion),
-        ))
+        rows.append(
+            Utterance(
+                id=path.stem,
+                path=str(path.resolve()),
+                speaker=f"Actor_{actor:02d}",
+                gender="M" if actor % 2 else "F",
+                emotion_raw=emotion,
+                emotion=four_class(emotion),
+            )
+        )
     return sorted(rows, key=lambda row: row.id)

@@ -72,13 +72,20 @@ def read_table(table: Path, *, audio_root: Path | None = None) -> list[Utterance
         seen[uid] = line
         numbers = {c: _number(record.get(c, ""), table, line, c) for c in _NUMBERS}
         label = record["emotion"].lower()
-        rows.append(Utterance(
-            id=uid, path=str(path.resolve()), speaker=record["speaker"],
-            session=record.get("session", ""), gender=record.get("gender", "")[:1].upper(),
-            emotion_raw=label, emotion=four_class(label),
-            activation=numbers["activation"], valence=numbers["valence"],
-            dominance=numbers["dominance"],
-        ))
+        rows.append(
+            Utterance(
+                id=uid,
+                path=str(path.resolve()),
+                speaker=record["speaker"],
+                session=record.get("session", ""),
+                gender=record.get("gender", "")[:1].upper(),
+                emotion_raw=label,
+                emotion=four_class(label),
+                activation=numbers["activation"],
+                valence=numbers["valence"],
+                dominance=numbers["dominance"],
+            )
+        )
     if not rows:
         raise CorpusError(f"{table}: the table has no rows")
     return sorted(rows, key=lambda row: row.id)
