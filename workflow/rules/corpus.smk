@@ -1,11 +1,11 @@
 rule demo_corpus:
+    """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
     output:
         audio=directory(f"{RESULTS}/{{corpus}}/audio"),
     log:
         f"{RESULTS}/{{corpus}}/logs/demo_corpus.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/demo_corpus.tsv"
-    """Synthesise the embedded demo corpus in IEMOCAP's release layout (no download)."""
     wildcard_constraints:
         corpus=CONFIGURED_CORPUS,
     conda:
@@ -21,6 +21,7 @@ rule demo_corpus:
 
 
 checkpoint corpus:
+    """Read the corpus, check every audio file, write the manifest and the rejected list."""
     input:
         unpack(corpus_inputs),
     output:
@@ -32,7 +33,6 @@ checkpoint corpus:
         f"{RESULTS}/{{corpus}}/logs/corpus.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/corpus.tsv"
-    """Read the corpus, check every audio file, write the manifest and the rejected list."""
     wildcard_constraints:
         corpus=CONFIGURED_CORPUS,
     conda:

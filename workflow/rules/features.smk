@@ -1,4 +1,5 @@
 rule features:
+    """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
     input:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
@@ -9,7 +10,6 @@ rule features:
         f"{RESULTS}/{{corpus}}/logs/features_{{spec}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/features_{{spec}}.tsv"
-    """Spectrogram frames of every utterance: frames.npy, index.tsv, stats.npz."""
     wildcard_constraints:
         corpus=CONFIGURED_CORPUS,
     conda:
