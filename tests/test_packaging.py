@@ -4,6 +4,7 @@ citation, conda environments, the Makefile's Python check and `make clean`, one 
 import ast
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -25,7 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMIT = re.compile(r"^([0-9a-f]{40}(\+dirty)?|unknown)$")
 
 
+# Variables an outer `make` (`make test`, as CI runs it) hands down: a nested make would then
+# print "Entering directory" lines and take the outer make's flags.
+_OUTER_MAKE = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
 def _run(*args: str, cwd: Path = ROOT, **kwargs) -> subprocess.CompletedProcess:
+    if "env" not in kwargs:
+        kwargs["env"] = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
     return subprocess.run(
         list(args), cwd=cwd, capture_output=True, text=True, timeout=120, check=False, **kwargs
     )
