@@ -12,6 +12,7 @@ import yaml
 
 from affectrep.data.audio import AudioPolicy
 from affectrep.data.demo import DemoSpec
+from affectrep.data.pooling import PoolingSpec
 from affectrep.data.spectrogram import SpectrogramSpec
 from affectrep.defaults import default, schema, section_defaults
 from affectrep.protocol.dimensional import RegressionSettings
@@ -61,6 +62,10 @@ FROM_SCHEMA = {
     (SpectrogramSpec, "hop_ms"): "features.hop_ms",
     (SpectrogramSpec, "window"): "features.window",
     (SpectrogramSpec, "log_floor"): "features.log_floor",
+    (SpectrogramSpec, "speech_threshold_db"): "features.speech_threshold_db",
+    (PoolingSpec, "statistics"): "representations.pooling.statistics",
+    (PoolingSpec, "deltas"): "representations.pooling.deltas",
+    (UtteranceSettings, "normalization"): "classification.utterance.normalization",
     (UtteranceSettings, "grid"): "classification.utterance.c_grid",
     (UtteranceSettings, "balanced"): "classification.utterance.class_weights",
     (UtteranceSettings, "seed"): "classification.seed",

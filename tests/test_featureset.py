@@ -75,3 +75,24 @@ def test_a_broken_file_names_itself_and_leaves_nothing(tmp_path):
         extract_feature_set(rows, MEL, *_files(tmp_path / "f"))
     assert not (tmp_path / "f" / "frames.npy").exists()
     assert not list((tmp_path / "f").glob("*tmp*"))
+
+
+def test_the_speech_selection_is_recorded_in_the_index_and_stats(tmp_path):
+    from dataclasses import replace
+
+    rng = np.random.default_rng(3)
+    path = tmp_path / "pause.wav"
+    quiet = 1e-5 * rng.standard_normal(8000)
+    loud = 0.3 * rng.standard_normal(8000)
+    sf.write(path, np.concatenate([quiet, loud, quiet]).astype(np.float32), 16000)
+    rows = [Utterance(id="p", path=str(path), speaker="a")]
+    spec = replace(MEL, speech_threshold_db=30.0)
+    out = tmp_path / "features"
+    extract_feature_set(rows, spec, *_files(out), normalization="global")
+    frames, index = load_frames(*_files(out)[:2])
+    total = count_frames(24000, spec)
+    assert index.all_lengths is not None and index.all_lengths.tolist() == [total]
+    assert total / 3 - 3 <= index.lengths[0] <= total / 3 + 3  # the loud half second
+    assert frames.shape[0] == index.lengths[0]
+    with np.load(out / "stats.npz") as stats:
+        assert json.loads(str(stats["spec"]))["speech_threshold_db"] == 30.0

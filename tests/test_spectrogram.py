@@ -74,3 +74,38 @@ def test_impossible_settings_are_refused():
         SpectrogramSpec("x", "fft", n_fft=256, n_bins=129).check()
     with pytest.raises(ValueError, match="n_bins must be"):
         SpectrogramSpec("x", "fft", n_fft=1024, n_bins=600).check()
+
+
+def _silence_tone_silence(rate: int = 16000) -> np.ndarray:
+    """0.3 s of near-silence, 0.4 s of a 500 Hz tone, 0.3 s of near-silence."""
+    rng = np.random.default_rng(0)
+    quiet = lambda: 1e-4 * rng.standard_normal(int(0.3 * rate))  # noqa: E731
+    return np.concatenate([quiet(), 0.5 * _tone(500.0, 0.4), quiet()]).astype(np.float32)
+
+
+def test_speech_selection_keeps_the_loud_frames_of_every_spectrogram_alike():
+    from dataclasses import replace
+
+    from affectrep.data.spectrogram import power_spectrum, selected_spectrogram, speech_frames
+
+    signal = _silence_tone_silence()
+    total = count_frames(signal.size, FFT128)
+    keep = speech_frames(power_spectrum(signal, FFT513), 40.0)
+    # The tone's frames (and the two that straddle its edges) are kept, the silence is not.
+    assert 38 <= keep.sum() <= 42 and not keep[:25].any() and not keep[-25:].any()
+    for spec in (FFT513, FFT128, MEL40):
+        selected, before = selected_spectrogram(signal, replace(spec, speech_threshold_db=40.0))
+        assert before == total and selected.shape == (int(keep.sum()), spec.n_dims)
+        np.testing.assert_allclose(selected, spectrogram(signal, spec)[keep], rtol=1e-5, atol=1e-5)
+    # A looser threshold keeps more, none keeps every frame, and the loudest always stays.
+    assert speech_frames(power_spectrum(signal, FFT513), 100.0).all()
+    assert speech_frames(power_spectrum(signal, FFT513), None).all()
+    assert speech_frames(np.array([[1.0], [1e-9]]), 1e-3).tolist() == [True, False]
+
+
+def test_a_bad_speech_threshold_names_the_spectrogram():
+    from dataclasses import replace
+
+    for bad in (0.0, -10.0, float("nan")):
+        with pytest.raises(ValueError, match="fft128: speech_threshold_db"):
+            replace(FFT128, speech_threshold_db=bad).check()

@@ -179,6 +179,9 @@ def spectrogram_spec(config: dict, name: str) -> SpectrogramSpec:
         hop_ms=features["hop_ms"],
         window=features["window"],
         log_floor=features["log_floor"],
+        speech_threshold_db=features.get(
+            "speech_threshold_db", default("features.speech_threshold_db")
+        ),
     )
 
 

@@ -5,7 +5,7 @@
 
 wildcard_constraints:
     mlp_method="pretrained-mlp|mlp",
-    vector_method="egemaps|blstm",
+    vector_method=vector_method_pattern(),
     fold="fold[0-9]+-[A-Za-z0-9_.-]+",
 
 
@@ -61,7 +61,8 @@ rule fold_mlp:
 
 
 rule fold_vectors:
-    """One run of the softmax on utterance vectors (eGeMAPS functionals or BLSTM vectors)."""
+    """One run of the softmax on utterance vectors (eGeMAPS functionals, BLSTM vectors, pooled
+    codes, or several side by side)."""
     input:
         unpack(vector_fold_inputs),
     output:
@@ -82,9 +83,7 @@ rule fold_vectors:
             {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
         ),
         pretraining=lambda wildcards: (
-            "none"
-            if wildcards.vector_method == "egemaps"
-            else config["classification"]["pretraining"]
+            config["classification"]["pretraining"] if learns(wildcards.vector_method) else "none"
         ),
     script:
         "../scripts/fold_vectors.py"

@@ -99,7 +99,8 @@ def model_features(wildcards):
 
 def excluded_session(wildcards):
     """The session a strict per-fold pretraining leaves out (`-without-Ses01`), or None."""
-    return wildcards.get("without", "").removeprefix("-without-") or None
+    scope = wildcards.get("without", "")
+    return scope.removeprefix("-without-") if scope.startswith("-without-") else None
 
 
 def lower_layers(wildcards):
@@ -169,9 +170,13 @@ def manifest_of(corpus):
 
 
 def scope_of(wildcards):
-    """`` (pretraining on every utterance) or `-without-<session>` (strict, per fold)."""
-    if config["classification"]["pretraining"] == "all":
+    """`` (pretraining on every utterance), `-from-all-corpora` (on every corpus at once) or
+    `-without-<session>` (strict, per fold)."""
+    policy = config["classification"]["pretraining"]
+    if policy == "all" or (policy == "corpora" and len(cross_corpora()) < 2):
         return ""
+    if policy == "corpora":
+        return f"-from-{COMBINED_CORPUS}"
     from affectrep.protocol.folds import fold_sessions
 
     return f"-without-{fold_sessions(manifest_of(wildcards.corpus))[wildcards.fold]}"
@@ -184,19 +189,54 @@ def mlp_fold_inputs(wildcards):
         "manifest": manifest_of(wildcards.corpus),
     }
     if wildcards.mlp_method == "pretrained-mlp":
-        inputs["encoder"] = (
-            f"{RESULTS}/{wildcards.corpus}/models{scope_of(wildcards)}/{encoder}/encoder.npz"
+        scope = scope_of(wildcards)
+        owner, scope = (
+            (COMBINED_CORPUS, "") if scope.startswith("-from-") else (wildcards.corpus, scope)
         )
+        inputs["encoder"] = f"{RESULTS}/{owner}/models{scope}/{encoder}/encoder.npz"
     return inputs
+
+
+MLP_METHODS = ("pretrained-mlp", "mlp")
+
+
+def vector_methods():
+    """The Table 2 methods that classify utterance vectors (a fused one: `a+b`)."""
+    return [m for m in config["classification"]["methods"] if m not in MLP_METHODS]
+
+
+def vector_method_pattern():
+    """The `vector_method` wildcard: exactly the configured vector methods."""
+    import re
+
+    return "|".join(re.escape(m) for m in vector_methods()) or "(?!)"
+
+
+def vector_stem(corpus, part, wildcards):
+    """Where the utterance vectors of one vector method (`egemaps`, `blstm`, `pooled`) are,
+    without the .npy/.tsv suffix."""
+    if part == "egemaps":
+        return f"{RESULTS}/{corpus}/egemaps/functionals"
+    folder = {"blstm": "utterances", "pooled": "pooled"}[part]
+    return f"{RESULTS}/{corpus}/{folder}{scope_of(wildcards)}/{classification_encoder()}"
 
 
 def vector_fold_inputs(wildcards):
     corpus = wildcards.corpus
-    if wildcards.vector_method == "egemaps":
-        stem = f"{RESULTS}/{corpus}/egemaps/functionals"
-    else:
-        stem = f"{RESULTS}/{corpus}/utterances{scope_of(wildcards)}/{classification_encoder()}"
-    return {"vectors": f"{stem}.npy", "ids": f"{stem}.tsv", "manifest": manifest_of(corpus)}
+    stems = [vector_stem(corpus, part, wildcards) for part in wildcards.vector_method.split("+")]
+    return {
+        "vectors": [f"{stem}.npy" for stem in stems],
+        "ids": [f"{stem}.tsv" for stem in stems],
+        "manifest": manifest_of(corpus),
+    }
+
+
+def learns(method):
+    """Whether a vector method uses the unsupervised pretraining (any learned part)."""
+    return any(part not in HANDCRAFTED for part in method.split("+"))
+
+
+HANDCRAFTED = ("egemaps",)
 
 
 def table2_inputs(wildcards):

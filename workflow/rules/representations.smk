@@ -20,6 +20,9 @@ rule blstm_ae:
         f"{RESULTS}/{{corpus}}/logs/blstm_{{model}}{{without}}.log",
     benchmark:
         f"{RESULTS}/{{corpus}}/benchmarks/blstm_{{model}}{{without}}.tsv"
+    wildcard_constraints:
+        # also over the codes of the encoder pretrained on every corpus (`-from-all-corpora`)
+        without="(-without-[A-Za-z0-9_.-]+|-from-[A-Za-z0-9][A-Za-z0-9_-]*)?",
     conda:
         "../../envs/workflow.yaml"
     threads: 1
@@ -29,6 +32,11 @@ rule blstm_ae:
     params:
         model=lambda wildcards: wildcards.model,
         settings=plain(config["representations"]["blstm"]),
+        statistics=plain(
+            config["representations"]["pooling"]
+            if config["representations"]["blstm"]["pooling"] == "statistics"
+            else None
+        ),
         exclude_session=excluded_session,
     script:
         "../scripts/blstm_ae.py"

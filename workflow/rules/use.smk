@@ -80,7 +80,7 @@ use rule encode as encode_from with:
 
 
 rule pool_codes:
-    """Each utterance's mean and std of its frame codes (the exported heads' input)."""
+    """Statistics of each utterance's frame codes (Table 2's `pooled` column, the heads)."""
     input:
         codes=f"{RESULTS}/{{corpus}}/codes{{scope}}/{{model}}.npy",
         index=lambda wildcards: features_of(wildcards.corpus, model_spec(wildcards.model))["index"],
@@ -99,6 +99,8 @@ rule pool_codes:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        pooling=plain(config["representations"]["pooling"]),
     script:
         "../scripts/pool_codes.py"
 

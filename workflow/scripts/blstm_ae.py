@@ -19,6 +19,7 @@ blstm_ae(
     params_out=snakemake.output.params,
     model=snakemake.params.model,
     exclude_session=snakemake.params.exclude_session,
+    statistics=snakemake.params.statistics,
     logger=logger,
 )
 provenance.stamp(snakemake.output)

@@ -1,4 +1,4 @@
-"""Rule pool_codes: mean and std of each utterance's frame codes."""
+"""Rule pool_codes: statistics of each utterance's frame codes."""
 
 from affectrep.logs import setup_logging
 from affectrep.provenance import JobProvenance
@@ -12,6 +12,7 @@ pooled = pool_codes(
     snakemake.input.manifest,
     snakemake.output.vectors,
     snakemake.output.ids,
+    pooling=snakemake.params.pooling,
 )
 logger.info("pooled codes: %d utterances, %d dims", *pooled.shape)
 provenance.stamp(snakemake.output)

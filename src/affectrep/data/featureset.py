@@ -4,7 +4,9 @@ Layout of `results/{corpus}/features/{spec}/`:
 
 - `frames.npy`: (n_frames, n_dims) float32, every frame of every utterance in manifest order,
   already normalised (zero mean, unit variance per dimension, globally or per speaker);
-- `index.tsv`: id, speaker, offset, n_frames: utterance `i` is `frames[offset:offset+n_frames]`;
+- `index.tsv`: id, speaker, offset, n_frames, n_all_frames: utterance `i` is
+  `frames[offset:offset+n_frames]`; `n_all_frames` counts its frames before the speech
+  selection (`SpectrogramSpec.speech_threshold_db`) left the quiet ones out;
 - `stats.npz`: the statistics used (`mean`, `std` of the whole corpus, and `speakers`,
   `speaker_mean`, `speaker_std`), the normalisation mode and the spectrogram settings, so
   that new audio can be put on exactly the same scale later.
@@ -31,7 +33,7 @@ from affectrep.atomic import atomic_path, remove_stale_temporaries, temporary_na
 from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.data.manifest import Utterance
 from affectrep.data.npyio import NpyRowWriter, iter_row_blocks, npy_layout
-from affectrep.data.spectrogram import SpectrogramSpec, spectrogram
+from affectrep.data.spectrogram import SpectrogramSpec, selected_spectrogram
 from affectrep.progress import Progress
 
 NORMALIZATIONS = ("global", "speaker", "none")
@@ -50,6 +52,8 @@ class FeatureIndex:
     # Where each utterance's frames are in the file this index was narrowed from (`excluding`);
     # None when `offsets` are positions in the file itself.
     source_offsets: np.ndarray | None = None
+    # Frames of each utterance before the speech selection (None: unknown, or no selection).
+    all_lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,19 +92,27 @@ class _RunningMoments:
 def write_index(index: FeatureIndex, path: str | Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(["id", "speaker", "offset", "n_frames"])
-        for row in zip(index.ids, index.speakers, index.offsets, index.lengths, strict=True):
+        writer.writerow(["id", "speaker", "offset", "n_frames", "n_all_frames"])
+        every = index.lengths if index.all_lengths is None else index.all_lengths
+        for row in zip(index.ids, index.speakers, index.offsets, index.lengths, every, strict=True):
             writer.writerow(row)
 
 
 def read_index(path: str | Path) -> FeatureIndex:
+    """The index of `index.tsv` (`n_all_frames` is optional: older indexes lack it)."""
     with open(path, newline="") as handle:
         records = list(csv.DictReader(handle, delimiter="\t"))
+    every = (
+        np.array([int(r["n_all_frames"]) for r in records], dtype=np.int64)
+        if records and records[0].get("n_all_frames")
+        else None
+    )
     return FeatureIndex(
         ids=[r["id"] for r in records],
         speakers=[r["speaker"] for r in records],
         offsets=np.array([int(r["offset"]) for r in records], dtype=np.int64),
         lengths=np.array([int(r["n_frames"]) for r in records], dtype=np.int64),
+        all_lengths=every,
     )
 
 
@@ -134,11 +146,14 @@ def extract_feature_set(
     overall = _RunningMoments(spec.n_dims)
     per_speaker: dict[str, _RunningMoments] = {}
     lengths = np.zeros(len(rows), dtype=np.int64)
+    all_lengths = np.zeros(len(rows), dtype=np.int64)
     progress = Progress(len(rows), f"{spec.name} features", logger, unit="utterances")
     try:
         with open(raw_path, "wb") as raw:
             for number, row in enumerate(rows):
-                signal_frames = spectrogram(load_audio(row.path, policy), spec)
+                signal_frames, all_lengths[number] = selected_spectrogram(
+                    load_audio(row.path, policy), spec
+                )
                 if signal_frames.shape[0] == 0:
                     raise ValueError(f"{row.path}: shorter than one {spec.window_ms} ms window")
                 raw.write(np.ascontiguousarray(signal_frames, dtype=np.float32).tobytes())
@@ -148,7 +163,11 @@ def extract_feature_set(
                 progress.update(number + 1)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         feature_index = FeatureIndex(
-            [r.id for r in rows], [r.speaker for r in rows], offsets, lengths
+            [r.id for r in rows],
+            [r.speaker for r in rows],
+            offsets,
+            lengths,
+            all_lengths=all_lengths,
         )
         mean, std = overall.mean_std()
         speakers = sorted(per_speaker)
@@ -176,6 +195,16 @@ def extract_feature_set(
             spec=np.array(json.dumps(asdict(spec))),
         )
     write_index(feature_index, index_file)
+    if spec.speech_threshold_db is not None:
+        logger.info(
+            "%s: speech selection (within %g dB of each utterance's peak) kept %d of %d frames "
+            "(%.1f%%)",
+            spec.name,
+            spec.speech_threshold_db,
+            feature_index.n_frames,
+            int(all_lengths.sum()),
+            100 * feature_index.n_frames / max(int(all_lengths.sum()), 1),
+        )
     logger.info(
         "%s: %d utterances, %d frames of %d dims (%.1f s of audio at %.0f ms hop), %s norm, %.1f s",
         spec.name,
@@ -230,6 +259,7 @@ def excluding(index: FeatureIndex, speakers: set[str]) -> FeatureIndex:
         offsets=np.cumsum(lengths) - lengths,
         lengths=lengths,
         source_offsets=index.offsets[keep],
+        all_lengths=None if index.all_lengths is None else index.all_lengths[keep],
     )
 
 
@@ -278,6 +308,12 @@ def combine_feature_sets(
         speakers=[f"{name}/{s}" for name, part in indexes.items() for s in part.speakers],
         offsets=np.cumsum(lengths) - lengths,
         lengths=lengths,
+        all_lengths=np.concatenate(
+            [
+                part.lengths if part.all_lengths is None else part.all_lengths
+                for part in indexes.values()
+            ]
+        ),
     )
     with NpyRowWriter(frames, (combined.n_frames, n_dims)) as out:
         for frames_file, _, _ in sources.values():

@@ -11,6 +11,16 @@ that holds it, and gives the paper's 513 bins):
 - ``mel``: `n_mels` triangular filters equally spaced on the (HTK) mel scale (paper: 40).
 
 Everything is vectorised over frames: one `rfft` call per utterance, one matrix product.
+
+Frame selection (`speech_threshold_db`, beyond the paper): acted corpora carry leading and
+trailing silence and pauses, and every silent frame carries its utterance's emotion label in
+training, votes in the frame-level decision and weighs in pooled statistics, while eGeMAPS's
+functionals weight voiced speech. With a threshold, only the frames whose energy (the whole
+power spectrum, before any band projection, so that every spectrogram type keeps the same
+frames) lies within `speech_threshold_db` dB of the utterance's loudest frame are kept, in
+order; the loudest frame is always kept. Because the selection is part of the spectrogram's
+settings, the frames on disk, the autoencoders' training, the codes, the MLPs' votes, the
+pooled statistics, the BLSTM's sequences and an exported bundle all see the same frames.
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ class SpectrogramSpec:
     window: str = default("features.window")
     log_floor: float = default("features.log_floor")
     sample_rate: int = 16_000
+    # None: every frame (the paper); a number: keep the frames within this many dB of the
+    # utterance's loudest one (speech activity relative to the peak, see the module doc).
+    speech_threshold_db: float | None = default("features.speech_threshold_db")
 
     @property
     def window_length(self) -> int:
@@ -72,6 +85,12 @@ class SpectrogramSpec:
         if self.kind == "fft" and not 1 <= self.n_bins <= full:
             raise ValueError(
                 f"spectrogram {self.name}: n_bins must be 1..{full} for n_fft={self.n_fft}"
+            )
+        threshold = self.speech_threshold_db
+        if threshold is not None and not (np.isfinite(threshold) and threshold > 0):
+            raise ValueError(
+                f"spectrogram {self.name}: speech_threshold_db must be a number > 0 dB (or "
+                f"null for every frame), not {threshold!r}"
             )
         nyquist = self.sample_rate / 2
         if self.kind == "mel" and not 0 <= self.fmin < (self.fmax or nyquist) <= nyquist:
@@ -149,10 +168,30 @@ def power_spectrum(signal: np.ndarray, spec: SpectrogramSpec) -> np.ndarray:
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
 
 
-def spectrogram(signal: np.ndarray, spec: SpectrogramSpec) -> np.ndarray:
-    """Log-compressed frames of a mono signal at `spec.sample_rate`: (n_frames, n_dims) float32."""
+def speech_frames(power: np.ndarray, threshold_db: float | None) -> np.ndarray:
+    """(n_frames,) bool: the frames whose energy (sum of the full power spectrum `power`) is
+    within `threshold_db` dB of the loudest frame's (all of them for None). The loudest frame
+    is always kept, so an utterance never loses every frame."""
+    keep = np.ones(power.shape[0], dtype=bool)
+    if threshold_db is None or power.shape[0] == 0:
+        return keep
+    level = 10.0 * np.log10(power.astype(np.float64).sum(axis=1) + 1e-20)
+    return level >= level.max() - float(threshold_db)
+
+
+def selected_spectrogram(signal: np.ndarray, spec: SpectrogramSpec) -> tuple[np.ndarray, int]:
+    """The frames of `spectrogram` and how many frames the signal had before the speech
+    selection (`spec.speech_threshold_db`) left some out."""
     power = power_spectrum(np.asarray(signal, dtype=np.float32), spec)
+    total = power.shape[0]
+    power = power[speech_frames(power, spec.speech_threshold_db)]
     projection = _projection(spec)
     if projection is not None:
         power = power @ projection
-    return np.log(np.maximum(power, spec.log_floor)).astype(np.float32)
+    return np.log(np.maximum(power, spec.log_floor)).astype(np.float32), total
+
+
+def spectrogram(signal: np.ndarray, spec: SpectrogramSpec) -> np.ndarray:
+    """Log-compressed frames of a mono signal at `spec.sample_rate`: (n_frames, n_dims) float32,
+    only the speech frames when `spec.speech_threshold_db` is set (see the module doc)."""
+    return selected_spectrogram(signal, spec)[0]

@@ -1,9 +1,9 @@
 """Utterance-level read-outs of a learned representation: pooled codes, an emotion softmax and
 activation/valence ridge regressions, as plain arrays.
 
-An utterance is summarised by the mean and the standard deviation of its frames' bottleneck
-codes (`pool_codes`): simple, exact for any length, and the same whether an utterance is
-processed whole or in windows. The read-outs are scikit-learn models (imputer, scaler,
+An utterance is summarised by statistics of its frames' bottleneck codes (`pool_codes`,
+`affectrep.data.pooling`: by default mean, standard deviation and percentiles of the codes
+and of their frame-to-frame changes). The read-outs are scikit-learn models (imputer, scaler,
 logistic regression or ridge) while they are fitted and selected; `head_arrays` then keeps
 only their numbers, so that an exported bundle is loaded without pickles and predicts with a
 few lines of NumPy (`predict_emotion`, `predict_dimension`) that give sklearn's outputs.
@@ -20,24 +20,30 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from affectrep.data.featureset import FeatureIndex
+from affectrep.data.pooling import PoolingSpec, pool_one, pool_sequences
 from affectrep.protocol.folds import make_folds, utterance_labels
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
+__all__ = [
+    "fit_dimension",
+    "fit_emotion",
+    "head_arrays",
+    "loso_emotion_runs",
+    "median_choice",
+    "pool_codes",
+    "pool_one",
+    "predict_dimension",
+    "predict_emotion",
+]
 
-def pool_codes(codes: np.ndarray, index: FeatureIndex) -> np.ndarray:
-    """(n_utterances, 2 * dims) float32: per utterance, the mean then the standard deviation
-    of its frames' codes. `codes` may be memory-mapped; one utterance is read at a time."""
-    dims = int(codes.shape[1])
-    out = np.zeros((len(index), 2 * dims), dtype=np.float32)
-    for position, (offset, length) in enumerate(zip(index.offsets, index.lengths, strict=True)):
-        out[position] = pool_one(np.asarray(codes[offset : offset + length]))
-    return out
 
-
-def pool_one(codes: np.ndarray) -> np.ndarray:
-    """Mean and standard deviation (float64 sums) of one utterance's codes, concatenated."""
-    values = np.asarray(codes, dtype=np.float64)
-    return np.concatenate([values.mean(axis=0), values.std(axis=0)]).astype(np.float32)
+def pool_codes(
+    codes: np.ndarray, index: FeatureIndex, spec: PoolingSpec | None = None
+) -> np.ndarray:
+    """(n_utterances, spec.n_out(dims)) float32: each utterance's frame codes pooled by `spec`
+    (`affectrep.data.pooling`; None: mean and std). `codes` may be memory-mapped; one
+    utterance is read at a time."""
+    return pool_sequences(codes, index.offsets, index.lengths, spec)
 
 
 def fit_emotion(

@@ -69,10 +69,21 @@ METHOD_TITLES = {
     "mlp": "MLP (no pretraining)",
     "egemaps": "eGeMAPS softmax",
     "blstm": "BLSTM ({encoder}) softmax",
+    "pooled": "Pooled {encoder} codes softmax",
+}
+# The parts of a fused column (`pooled+egemaps`: the vectors side by side, one softmax).
+PART_TITLES = {
+    "egemaps": "eGeMAPS",
+    "blstm": "BLSTM ({encoder})",
+    "pooled": "pooled {encoder} codes",
 }
 
 
 def method_title(method: str, encoder_title: str) -> str:
+    """The column title of a Table 2 method; a fused one (`a+b`) names its parts."""
+    if "+" in method:
+        parts = [PART_TITLES[part].format(encoder=encoder_title) for part in method.split("+")]
+        return " + ".join(parts) + " softmax"
     return METHOD_TITLES[method].format(encoder=encoder_title)
 
 

@@ -5,6 +5,13 @@ vectors, pooled codes): standardised on the training speakers, multinomial logis
 regression whose regularisation strength C is chosen by the validation speaker's UA; the test
 speaker is scored once, by the chosen model, and influences nothing. Missing values are
 imputed with the training speakers' means.
+
+With `normalization: speaker` every speaker's vectors are first standardised with that
+speaker's own mean and standard deviation over all of its utterances (labels unused, so the
+test speaker's own unlabelled statistics are legitimate, as is standard in this field): it
+removes much of what differs between speakers and not between emotions. The same option is
+offered to every column, learned or hand-crafted (`features.normalization: speaker` does the
+same for the frames the MLPs and autoencoders see).
 """
 
 from __future__ import annotations
@@ -35,6 +42,39 @@ class UtteranceSettings:
     balanced: bool = default("classification.utterance.class_weights")
     max_iter: int = 5000
     seed: int = default("classification.seed")
+    normalization: str = default("classification.utterance.normalization")
+
+    def __post_init__(self) -> None:
+        if self.normalization not in VECTOR_NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {VECTOR_NORMALIZATIONS}, not {self.normalization!r}"
+            )
+
+
+VECTOR_NORMALIZATIONS = ("global", "speaker")
+_STD_FLOOR = 1e-8
+
+
+def normalise_per_speaker(x: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+    """Each speaker's rows standardised by that speaker's own mean and standard deviation
+    per dimension (NaNs ignored and kept; a constant dimension becomes 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    owner = np.asarray(list(speakers))
+    with np.errstate(invalid="ignore"):
+        for speaker in np.unique(owner):
+            rows = owner == speaker
+            block = x[rows]
+            finite = np.isfinite(block)
+            count = finite.sum(axis=0)
+            values = np.where(finite, block, 0.0)
+            mean = values.sum(axis=0) / np.maximum(count, 1)
+            variance = (np.where(finite, block - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1)
+            std = np.sqrt(variance)
+            scaled = (block - mean) / np.maximum(std, _STD_FLOOR)
+            out[rows] = np.where(std > _STD_FLOOR, scaled, 0.0)
+            out[rows] = np.where(finite, out[rows], np.nan)
+    return out
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, settings: UtteranceSettings) -> Pipeline:
@@ -107,6 +147,8 @@ def evaluate_utterance_classifier(
     logger = logger or logging.getLogger(__name__)
     settings = settings or UtteranceSettings()
     x = np.asarray(x, dtype=np.float64)
+    if settings.normalization == "speaker":
+        x = normalise_per_speaker(x, speakers)
     labels = np.asarray(labels)
     ids = list(ids) if ids is not None else [str(i) for i in range(len(labels))]
     positions = role_positions(speakers, labels, fold)
@@ -130,6 +172,7 @@ def evaluate_utterance_classifier(
             "balanced": settings.balanced,
             "max_iter": settings.max_iter,
             "seed": settings.seed,
+            "normalization": settings.normalization,
         },
     )
     logger.info(

@@ -102,9 +102,37 @@ def fold_mlp(
     return result
 
 
+def fused_vectors(
+    vectors: str | Path | Sequence[str | Path], ids_files: str | Path | Sequence[str | Path]
+) -> tuple[np.ndarray, list[str]]:
+    """The utterance vectors of one file, or of several side by side (a fused column such as
+    `pooled+egemaps`): rows follow the first file's ids, and every other file must have a row
+    for each of them (ValueError naming the file and the first missing ids)."""
+    if isinstance(vectors, (str, Path)):
+        single = ids_files if isinstance(ids_files, (str, Path)) else ids_files[0]
+        return read_vectors(vectors, single)
+    paths = list(vectors)
+    id_paths = [ids_files] if isinstance(ids_files, (str, Path)) else list(ids_files)
+    if len(paths) != len(id_paths) or not paths:
+        raise ValueError(f"fusing needs one ids file per vectors file: {paths} / {id_paths}")
+    x, ids = read_vectors(paths[0], id_paths[0])
+    blocks = [np.asarray(x, dtype=np.float64)]
+    for path, id_path in zip(paths[1:], id_paths[1:], strict=True):
+        other, other_ids = read_vectors(path, id_path)
+        row = {uid: r for r, uid in enumerate(other_ids)}
+        missing = [uid for uid in ids if uid not in row]
+        if missing:
+            raise ValueError(
+                f"{path} has no vector for {len(missing)} utterances of {paths[0]} "
+                f"(first: {', '.join(missing[:5])})"
+            )
+        blocks.append(np.asarray(other, dtype=np.float64)[[row[uid] for uid in ids]])
+    return np.concatenate(blocks, axis=1), ids
+
+
 def fold_vectors(
-    vectors: str | Path,
-    ids_file: str | Path,
+    vectors: str | Path | Sequence[str | Path],
+    ids_file: str | Path | Sequence[str | Path],
     manifest: str | Path,
     fold_name: str,
     output: str | Path,
@@ -115,10 +143,10 @@ def fold_vectors(
     logger: logging.Logger | None = None,
 ) -> dict:
     """Rule `fold_vectors`: one run of the softmax on utterance vectors (eGeMAPS
-    functionals, BLSTM vectors)."""
+    functionals, BLSTM vectors, pooled codes, or several of them side by side)."""
     rows = read_manifest(manifest)
     fold = fold_by_name(make_folds(rows), fold_name)
-    x, ids = read_vectors(vectors, ids_file)
+    x, ids = fused_vectors(vectors, ids_file)
     speaker = {row.id: row.speaker for row in rows}
     result = evaluate_utterance_classifier(
         x,
@@ -130,6 +158,7 @@ def fold_vectors(
             grid=tuple(settings["c_grid"]),
             balanced=settings["class_weights"],
             seed=settings.get("seed", 0),
+            normalization=settings.get("normalization", "global"),
         ),
         method=method,
         logger=logger,

@@ -20,6 +20,7 @@ from affectrep.atomic import atomic_path
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, read_index, without_speakers
 from affectrep.data.manifest import Utterance, read_manifest
+from affectrep.data.pooling import PoolingSpec
 from affectrep.data.vectors import read_vectors, write_ids
 from affectrep.protocol.figures import (
     plot_composite,
@@ -105,11 +106,13 @@ def blstm_ae(
     params_out: str | Path,
     model: str,
     exclude_session: str | None = None,
+    statistics: Mapping | None = None,
     logger: logging.Logger | None = None,
 ) -> np.ndarray:
     """Rule `blstm_ae`: train the BLSTM autoencoder on the codes of every utterance (or of
     all but one session's speakers, for strict per-fold pretraining) and write one vector per
-    utterance of the corpus."""
+    utterance of the corpus (`statistics`: the `PoolingSpec` fields of `statistics`
+    pooling)."""
     from affectrep.train.blstm import BlstmSettings, save_blstm, train_blstm, utterance_vectors
 
     logger = logger or logging.getLogger(__name__)
@@ -137,7 +140,12 @@ def blstm_ae(
         label=f"BLSTM on {model}",
     )
     vectors = utterance_vectors(
-        params, np.asarray(codes), index, blstm_settings.pooling, logger=logger
+        params,
+        np.asarray(codes),
+        index,
+        blstm_settings.pooling,
+        statistics=PoolingSpec.of(statistics) if statistics is not None else None,
+        logger=logger,
     )
     save_blstm(
         params_out,
@@ -147,6 +155,7 @@ def blstm_ae(
             "settings": settings,
             "history": history.records,
             "excluded_session": exclude_session,
+            "statistics": statistics,
         },
     )
     checkpoint.unlink(missing_ok=True)

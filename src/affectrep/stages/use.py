@@ -16,6 +16,7 @@ from affectrep.atomic import atomic_path
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, combine_feature_sets, read_index
 from affectrep.data.manifest import Utterance, combine_manifests, read_manifest
+from affectrep.data.pooling import PoolingSpec
 from affectrep.data.vectors import read_vectors, write_ids
 from affectrep.html import html_twin, write_html
 from affectrep.protocol import heads
@@ -81,11 +82,12 @@ def pool_codes(
     manifest: str | Path,
     vectors_out: str | Path,
     ids_out: str | Path,
+    pooling: Mapping | None = None,
 ) -> np.ndarray:
-    """Rule `pool_codes`: the pooled codes (mean and std of each utterance's frame codes) of
-    every utterance."""
+    """Rule `pool_codes`: the pooled codes of every utterance (statistics of its frame codes,
+    `pooling`: the fields of an `affectrep.data.pooling.PoolingSpec`)."""
     feature_index = read_index(index)
-    pooled = heads.pool_codes(np.load(codes, mmap_mode="r"), feature_index)
+    pooled = heads.pool_codes(np.load(codes, mmap_mode="r"), feature_index, PoolingSpec.of(pooling))
     with atomic_path(vectors_out) as tmp:
         np.save(tmp, pooled)
     by_id = {row.id: row for row in read_manifest(manifest)}

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from affectrep.data.featureset import FeatureIndex
+from affectrep.data.pooling import PoolingSpec, pool_one
 from affectrep.data.pytree_io import load_tree, save_tree
 from affectrep.defaults import default
 from affectrep.models.blstm import (
@@ -36,6 +37,11 @@ from affectrep.train.loop import (
     fit,
     gather_rows,
 )
+
+# How the states of an utterance become its vector: the model's own poolings (`mean`, `last`,
+# compiled with the network) and `statistics` (`affectrep.data.pooling` over the states of
+# the real frames, the summary that pooled codes get, so that the two are compared fairly).
+VECTOR_POOLINGS = (*POOLINGS, "statistics")
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,8 @@ class BlstmSettings(OptimizerSettings):
     def check(self) -> None:
         """Fail early, before data is loaded, on settings that cannot work."""
         check_hidden(self.hidden)
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
+        if self.pooling not in VECTOR_POOLINGS:
+            raise ValueError(f"pooling must be one of {VECTOR_POOLINGS}, not {self.pooling!r}")
         if self.batch_size < 1 or self.epochs < 0 or self.bucket_frames < 1:
             raise ValueError("batch_size and bucket_frames must be positive, epochs >= 0")
         if self.max_frames < 0:
@@ -157,25 +163,35 @@ def _vectors(params, data, rows, lengths, pooling):
     return BlstmAutoencoder.from_tree(params).vectors(data[rows], lengths, pooling)
 
 
+@jax.jit
+def _states(params, data, rows, lengths):
+    return BlstmAutoencoder.from_tree(params).states(data[rows], lengths)
+
+
 def utterance_vectors(
     params: Params,
     codes: np.ndarray,
     index: FeatureIndex,
     pooling: str = "mean",
     *,
+    statistics: PoolingSpec | None = None,
     batch_size: int = 64,
     bucket_frames: int = 32,
     logger: logging.Logger | None = None,
 ) -> np.ndarray:
-    """One vector per utterance, (n_utterances, hidden) float32, in index order, from whole
-    (uncropped) utterances. Utterances are batched in length order to waste little padding."""
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+    """One vector per utterance, (n_utterances, width) float32, in index order, from whole
+    (uncropped) utterances: width = hidden for `mean` and `last`, `statistics.n_out(hidden)`
+    for `statistics` (the states of its real frames pooled by `statistics`). Utterances are
+    batched in length order to waste little padding."""
+    if pooling not in VECTOR_POOLINGS:
+        raise ValueError(f"pooling must be one of {VECTOR_POOLINGS}, not {pooling!r}")
     params = jax.tree_util.tree_map(jnp.asarray, params)
     hidden = int(params["readout"]["W"].shape[0])
+    spec = PoolingSpec.of(statistics) if pooling == "statistics" else None
+    width = spec.n_out(hidden) if spec is not None else hidden
     data = jnp.asarray(codes, dtype=jnp.float32)
     n = len(index)
-    out = np.zeros((n, hidden), dtype=np.float32)
+    out = np.zeros((n, width), dtype=np.float32)
     order = np.argsort(index.lengths, kind="stable")
     progress = Progress(
         n,
@@ -191,10 +207,17 @@ def utterance_vectors(
         starts[: len(chosen)] = index.offsets[chosen]
         lengths[: len(chosen)] = index.lengths[chosen]
         rows = gather_rows(starts, lengths, bucket_length(int(lengths.max()), bucket_frames))
-        result = _vectors(
-            params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32), pooling
-        )
-        out[chosen] = np.asarray(result)[: len(chosen)]
+        if spec is not None:
+            states = np.asarray(
+                _states(params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32))
+            )
+            for slot, utterance in enumerate(chosen):
+                out[utterance] = pool_one(states[slot, : lengths[slot]], spec)
+        else:
+            result = _vectors(
+                params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32), pooling
+            )
+            out[chosen] = np.asarray(result)[: len(chosen)]
         progress.update(first + len(chosen))
     return out
 

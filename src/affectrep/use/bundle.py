@@ -40,6 +40,7 @@ from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, audio_windows
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, read_index
 from affectrep.data.manifest import read_manifest
+from affectrep.data.pooling import PoolingSpec
 from affectrep.data.pytree_io import load_tree
 from affectrep.data.spectrogram import SpectrogramSpec, spectrogram
 from affectrep.data.vectors import read_vectors
@@ -240,7 +241,7 @@ class Bundle:
 
     @classmethod
     def _load(cls, folder: Path) -> Bundle:
-        from affectrep.models.blstm import POOLINGS
+        from affectrep.train.blstm import VECTOR_POOLINGS
 
         if not (folder / "bundle.json").is_file():
             raise BundleError("not a model bundle (no bundle.json)")
@@ -269,12 +270,18 @@ class Bundle:
             _check_blstm(blstm, n_codes)
             settings = blstm_meta.get("settings", {}) if isinstance(blstm_meta, dict) else {}
             blstm_pooling = settings.get("pooling", "mean") if isinstance(settings, dict) else ""
-            if blstm_pooling not in POOLINGS:
-                raise BundleError(f"blstm.npz: pooling {blstm_pooling!r} is not one of {POOLINGS}")
+            if blstm_pooling not in VECTOR_POOLINGS:
+                raise BundleError(
+                    f"blstm.npz: pooling {blstm_pooling!r} is not one of {VECTOR_POOLINGS}"
+                )
         heads = _read(
             folder, "heads.npz", lambda p: {k: v for k, v in _npz(p).items() if "/" in k}
         )  # head/array
-        _check_heads(heads, 2 * n_codes, info.get("dimensions", []))
+        try:
+            pooling = PoolingSpec.of(info.get("pooling"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise BundleError(f"bundle.json: pooling {info.get('pooling')!r}: {error}") from error
+        _check_heads(heads, pooling.n_out(n_codes), info.get("dimensions", []))
         return cls(
             folder,
             model,
@@ -310,7 +317,20 @@ class Bundle:
         if self.blstm is None:
             raise ValueError(f"{self.folder}: this bundle has no BLSTM")
         index = FeatureIndex(["x"], ["x"], np.array([0]), np.array([codes.shape[0]]))
-        return utterance_vectors(self.blstm, codes, index, self.blstm_pooling, batch_size=1)[0]
+        return utterance_vectors(
+            self.blstm,
+            codes,
+            index,
+            self.blstm_pooling,
+            statistics=self.pooling,
+            batch_size=1,
+        )[0]
+
+    @property
+    def pooling(self) -> PoolingSpec:
+        """How codes are pooled for the heads (`bundle.json` `pooling`; older bundles: mean
+        and std)."""
+        return PoolingSpec.of(self.info.get("pooling"))
 
     @property
     def policy(self) -> AudioPolicy:
@@ -337,7 +357,7 @@ class Bundle:
     def embed(
         self, path: str | Path, level: str = "pooled", window_s: float = DEFAULT_WINDOW_S
     ) -> np.ndarray:
-        """`frames`: (n_frames, dims) codes; `pooled`: mean and std of the codes (2 * dims);
+        """`frames`: (n_frames, dims) codes; `pooled`: statistics of the codes (`pooling`);
         `blstm`: the BLSTM utterance vector (windows of a long file: length-weighted mean)."""
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
@@ -345,7 +365,7 @@ class Bundle:
         if level == "frames":
             return np.concatenate(windows)
         if level == "pooled":
-            return pool_one(np.concatenate(windows))
+            return pool_one(np.concatenate(windows), self.pooling)
         lengths = np.array([w.shape[0] for w in windows], dtype=np.float64)
         vectors = np.stack([self.blstm_vector(w) for w in windows])
         return (lengths @ vectors / lengths.sum()).astype(np.float32)
@@ -433,7 +453,7 @@ def model_card(
         "",
         "Unsupervised: a denoising autoencoder on normalised spectrogram frames (the encoder "
         "gives the frame codes) and a BLSTM autoencoder on the codes of whole utterances. "
-        "Supervised heads on pooled codes (mean and std of an utterance's codes): a softmax "
+        "Supervised heads on pooled codes (statistics of an utterance's codes): a softmax "
         f"over {', '.join(CLASSES)}, and ridge regressions of activation and valence.",
         "",
         f"- corpus: {corpus}; {sizes['utterances']} utterances, {sizes['speakers']} speakers, "
@@ -479,6 +499,20 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def recorded_pooling(record: Mapping) -> dict:
+    """The pooling (`representations.pooling`) that made the pooled codes in `record`: the
+    `pool_codes` job's; mean and std where none recorded one (older records); two different
+    ones are a stale mix (ValueError)."""
+    found = {
+        json.dumps(params["pooling"], sort_keys=True)
+        for job, params in record.items()
+        if str(job).startswith("pool_codes") and isinstance(params, Mapping) and "pooling" in params
+    }
+    if len(found) > 1:
+        raise ValueError(f"the inputs were pooled in different ways: {sorted(found)}")
+    return PoolingSpec.of(json.loads(found.pop()) if found else None).as_dict()
 
 
 def recorded_channel(record: Mapping) -> str | int:
@@ -574,6 +608,7 @@ def write_bundle(
         "dimensions": [d for d in ("activation", "valence") if d in card],
         "window_s": float(window_s),
         "channel": recorded_channel(record),
+        "pooling": recorded_pooling(record),
         "sizes": sizes,
         "results": card,
         "affectrep": software(),

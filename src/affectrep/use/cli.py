@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
                 "--level",
                 choices=("pooled", "blstm", "frames"),
                 default="pooled",
-                help="pooled: mean and std of the frame codes; blstm: the "
+                help="pooled: statistics of the frame codes (the bundle's pooling); blstm: the "
                 "BLSTM vector; frames: every frame's code",
             )
         else:
