@@ -11,7 +11,7 @@ from affectrep.data.featureset import FeatureIndex, write_index
 from affectrep.data.manifest import Utterance, write_manifest
 from affectrep.data.vectors import read_vectors, write_ids
 from affectrep.models.context import TrainingData
-from affectrep.protocol.folds import fold_names
+from affectrep.protocol.folds import fold_names, fold_sessions
 from affectrep.stages.autoencoders import training_data, training_index
 from affectrep.stages.classification import fold_vectors
 from affectrep.stages.report import build_report, stage_of, wall_times
@@ -99,18 +99,19 @@ def test_fold_vectors_reads_vectors_and_writes_a_result(tmp_path):
     assert x.shape == (len(rows), 6) and ids == [r.id for r in rows]
     names = fold_names(tmp_path / "manifest.tsv")
     assert names == [
-        "fold1-Ses01F",
-        "fold1-Ses01M",
-        "fold2-Ses02F",
-        "fold2-Ses02M",
-        "fold3-Ses03F",
-        "fold3-Ses03M",
+        "Ses01-Ses01F",
+        "Ses01-Ses01M",
+        "Ses02-Ses02F",
+        "Ses02-Ses02M",
+        "Ses03-Ses03F",
+        "Ses03-Ses03M",
     ]
+    assert fold_sessions(tmp_path / "manifest.tsv")["Ses02-Ses02M"] == "Ses02"
     result = fold_vectors(
         tmp_path / "v.npy",
         tmp_path / "v.tsv",
         tmp_path / "manifest.tsv",
-        "fold2-Ses02M",
+        "Ses02-Ses02M",
         tmp_path / "out.json",
         settings={"c_grid": [0.1, 1.0], "class_weights": True},
         method="egemaps",
@@ -135,9 +136,9 @@ def test_wall_times_group_benchmarks_by_stage(tmp_path):
     header = "s\th:m:s\tmax_rss\n"
     (bench / "pretrain_layer_tied-fft128-c5_layer1.tsv").write_text(header + "10.0\t0:00:10\t5\n")
     (bench / "pretrain_layer_tied-fft128-c5_layer2.tsv").write_text(header + "4.5\t0:00:04\t3\n")
-    (bench / "folds" / "mlp_fold1-a.tsv").write_text(header + "2.0\t0:00:02\t5\n")
+    (bench / "folds" / "mlp_Ses01-a.tsv").write_text(header + "2.0\t0:00:02\t5\n")
     (bench / "demo_corpus.tsv").write_text(header + "1.0\t0:00:01\t5\n")
-    assert stage_of(bench / "folds" / "mlp_fold1-a.tsv", bench) == "folds mlp"
+    assert stage_of(bench / "folds" / "mlp_Ses01-a.tsv", bench) == "folds mlp"
     rules = ["demo", "demo_corpus", "pretrain", "pretrain_layer"]
     assert stage_of(bench / "demo_corpus.tsv", bench, rules) == "demo_corpus"
     times = {row["stage"]: row for row in wall_times(bench, rules)}

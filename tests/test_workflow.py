@@ -630,7 +630,7 @@ def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
 @pytest.mark.workflow
 def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_run):
     strict = {**TINY, "classification": {**TINY["classification"], "pretraining": "train"}}
-    target = "results/demo/folds/pretrained-mlp/fold2-Ses02M.json"
+    target = "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json"
     process = snakemake(tiny_run, "--forcerun", "fold_mlp", target, config=strict)
     assert process.returncode == 0, process.stderr[-3000:]
     encoder = tiny_run / "results" / "demo" / "models-without-Ses02" / "tied-fft128-c5"
