@@ -69,7 +69,9 @@ def test_wilcoxon_is_nan_with_a_reason_when_it_cannot_say_anything():
     same = paired_difference(_runs(BASE), _runs(BASE), "WA")
     assert same.mean_difference == 0 and (same.ci_low, same.ci_high) == (0, 0)
     assert math.isnan(same.wilcoxon_p)
-    assert format_difference(same) == "+0.00 [+0.00, +0.00], p n/a (every paired difference is zero)"
+    assert (
+        format_difference(same) == "+0.00 [+0.00, +0.00], p n/a (every paired difference is zero)"
+    )
 
 
 def test_the_bootstrap_is_seeded_and_resamples_speakers():
@@ -102,7 +104,12 @@ def test_unpaired_inputs_are_refused_naming_the_missing_speakers():
     with pytest.raises(ValueError, match=r"mlp has no run for test speakers s08, s09"):
         pair_runs(_runs(BASE[:8], speakers=SPEAKERS[:8]), _runs(BASE), "mlp", "egemaps")
     with pytest.raises(ValueError, match=r"egemaps has no run for test speakers x"):
-        pair_runs(_runs([0.5, 0.5], speakers=["s00", "x"]), _runs([0.5], speakers=["s00"]), "mlp", "egemaps")
+        pair_runs(
+            _runs([0.5, 0.5], speakers=["s00", "x"]),
+            _runs([0.5], speakers=["s00"]),
+            "mlp",
+            "egemaps",
+        )
     twice = _runs(BASE[:3], speakers=["s00", "s01", "s00"])
     with pytest.raises(ValueError, match=r"mlp: test speakers s00 are tested by more than one"):
         pair_runs(twice, _runs(BASE[:2], speakers=["s00", "s01"]), "mlp")

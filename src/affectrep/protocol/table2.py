@@ -265,8 +265,9 @@ def paired_summary(
     """Every column against the best hand-crafted column (highest mean UA), paired by test
     speaker (`affectrep.protocol.paired`), as plain JSON: `reference` (None when no
     hand-crafted column has runs), `handcrafted` (the hand-crafted columns that have runs),
-    `best_learned` (the learned column with the highest mean UA, or None), `methods` (kind, title, mean UA and WA, runs of each column, in the given
-    order), `comparisons` (UA then WA of each other column) and the bootstrap `settings`."""
+    `best_learned` (the learned column with the highest mean UA, or None), `methods` (kind,
+    title, mean UA and WA, runs of each column, in the given order), `comparisons` (UA then
+    WA of each other column) and the bootstrap `settings`."""
     settings = settings or PairedSettings()
     titles = titles or {}
     kinds = {method: method_kind(method, external) for method in runs_by_method}

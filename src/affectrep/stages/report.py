@@ -351,17 +351,17 @@ def report(
     ratings `dimensional.png` is only a placeholder, so it is left out, saying why."""
     output = Path(output)
     rows = read_manifest(manifest)
-    cross: Path | Note
+    cross: dict[str, Path | Note] = {}
     if cross_corpus:
-        cross = Path(cross_corpus[0])
+        cross["Cross-corpus"] = Path(cross_corpus[0])
     elif len(cross_corpora) < 2:
         names = ", ".join(f"`{c}`" for c in cross_corpora) or "none"
-        cross = Note(
+        cross["Cross-corpus"] = Note(
             f"No cross-corpus matrix: it needs at least two corpora, and only {names} takes "
             "part (`use.cross_corpus`, or the corpora in `run` when that is empty)."
         )
-    else:
-        cross = Note(
+    elif corpus not in cross_corpora:
+        cross["Cross-corpus"] = Note(
             f"Corpus `{corpus}` is not one of the cross-corpus matrix's corpora "
             f"({', '.join(cross_corpora)})."
         )
@@ -370,7 +370,7 @@ def report(
         "Table 2: leave-one-session-out classification": Path(table2),
         "Separation of affect in the representations": Path(separation),
         "Activation and valence": Path(dimensional),
-        "Cross-corpus": cross,
+        **cross,
         **{f"Model bundle {Path(card).parent.name}": Path(card) for card in cards},
     }
     shown = [Path(p) for p in figures]
