@@ -106,3 +106,31 @@ def test_emotion_colours_are_the_papers():
     assert np.argmax(rgb["neutral"]) == 0 and np.argmax(rgb["anger"]) == 1
     assert np.argmax(rgb["happiness"]) == 2
     assert min(rgb["sadness"][:2]) > 0.7 and rgb["sadness"][2] < 0.3
+
+
+def test_a_corpus_without_ratings_gets_the_emotion_row_only(tmp_path):
+    """EmoDB has no activation or valence ratings: no grey panels with colour bars."""
+    emb, emotions, _, _ = _set(40, 1)
+    none = [None] * 40
+    nan = np.full(40, np.nan)
+    panels = plot_panels(emb, emotions, none, nan, "TIED-128-5")
+    assert [ax.get_title() for ax in panels.axes] == ["Emotion : TIED-128-5"]
+    assert "no activation or valence ratings" in panels.get_suptitle()
+    composite = plot_composite(
+        {m: (emb, emotions, none, nan) for m in ("deep-logmel40-c5", "tied-fft128-c5")},
+        "Frame level",
+    )
+    titles = [ax.get_title() for ax in composite.axes]
+    assert titles == ["(a) Emotion : DEEP-MEL-5", "(b) Emotion : TIED-128-5"]
+    # One dimension rated, the other not: its row alone, lettered after the emotion row.
+    emb2, emotions2, activation2, _ = _set(40, 2)
+    mixed = plot_composite(
+        {"tied-fft128-c5": (emb2, emotions2, activation2, none)}, "Utterance level"
+    )
+    assert [ax.get_title() for ax in mixed.axes if ax.get_title()] == [
+        "(a) Emotion : TIED-128-5",
+        "(b) Activation : TIED-128-5",
+    ]
+    assert "no valence ratings" in mixed.get_suptitle()
+    for path in save_figure(composite, tmp_path / "figure1"):
+        assert path.stat().st_size > 1000

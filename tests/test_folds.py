@@ -8,10 +8,12 @@ from affectrep.data.corpora.grouping import assign_sessions
 from affectrep.data.emotions import CLASSES
 from affectrep.data.manifest import Utterance
 from affectrep.protocol.folds import (
+    FOLD_TABLE_COLUMNS,
     Fold,
     check_folds,
     fold_by_name,
     fold_result,
+    fold_table,
     make_folds,
     role_positions,
     utterance_labels,
@@ -44,7 +46,7 @@ def test_iemocap_sessions_give_ten_runs_each_speaker_tested_once():
     folds = make_folds(rows)
     assert len(folds) == 10
     assert [f.number for f in folds] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
-    assert folds[0].name == "fold1-Ses01F" and folds[1].name == "fold1-Ses01M"
+    assert folds[0].name == "Ses01-Ses01F" and folds[1].name == "Ses01-Ses01M"
     speakers = sorted({r.speaker for r in rows})
     assert sorted(f.test_speaker for f in folds) == speakers
     for fold in folds:
@@ -58,7 +60,7 @@ def test_iemocap_sessions_give_ten_runs_each_speaker_tested_once():
         folds[1].test_speaker,
         folds[1].validation_speaker,
     )
-    assert fold_by_name(folds, "fold3-Ses03M").test_speaker == "Ses03M"
+    assert fold_by_name(folds, "Ses03-Ses03M").test_speaker == "Ses03M"
 
 
 def test_grouped_emodb_speakers_make_five_sessions():
@@ -118,9 +120,34 @@ def test_check_folds_and_lookup_messages():
         check_folds([Fold(1, "A", ("a2", "b1"), "a2", "a1")], ["a1"])
     with pytest.raises(ValueError, match="a2: 0 times"):
         check_folds([good], ["a1", "a2"])
-    with pytest.raises(ValueError, match="no fold named 'fold9-x'"):
-        fold_by_name([good], "fold9-x")
-    assert Fold(2, "g1", (), "x", "03 a/b").name == "fold2-03_a_b"
+    with pytest.raises(ValueError, match="no fold named 'B-x'"):
+        fold_by_name([good], "B-x")
+    assert Fold(2, "g 1", (), "x", "03 a/b").name == "g_1-03_a_b"
+
+
+def test_runs_are_named_by_their_group_not_by_its_position():
+    """Groups g1..g12 sort as g1, g10, g11, g12, g2, ...: the run of g10 is called after g10
+    (its number, 2, is only its place in that order)."""
+    rows = _rows({f"g{k}": [f"{k:02d}a", f"{k:02d}b"] for k in range(1, 13)})
+    folds = make_folds(rows)
+    g10 = [f for f in folds if f.session == "g10"]
+    assert [f.name for f in g10] == ["g10-10a", "g10-10b"] and g10[0].number == 2
+    assert fold_by_name(folds, "g2-02b").test_speaker == "02b"
+
+
+def test_the_fold_table_lists_every_run_with_its_speakers():
+    rows = _rows({"A": ["a1", "a2"], "B": ["b1", "b2", "b3"]})
+    table = fold_table(make_folds(rows))
+    assert list(table[0]) == list(FOLD_TABLE_COLUMNS)
+    assert table[0] == {
+        "fold": "A-a1",
+        "session": "A",
+        "train_speakers": "b1,b2,b3",
+        "validation_speaker": "a2",
+        "test_speaker": "a1",
+    }
+    assert [row["fold"] for row in table] == ["A-a1", "A-a2", "B-b1", "B-b2", "B-b3"]
+    assert sorted(row["test_speaker"] for row in table) == ["a1", "a2", "b1", "b2", "b3"]
 
 
 def test_labels_positions_and_result_format():

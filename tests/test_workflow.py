@@ -2,6 +2,7 @@
 
 import base64
 import copy
+import csv
 import json
 import os
 import re
@@ -137,7 +138,13 @@ def test_models_codes_and_table1(tiny_run):
         "softmax-logmel40-c1",
     ):
         assert model in table
-    assert table.count(" * |") == 1
+    # Every row that ties the best printed accuracy is marked, and only those.
+    with open(results / "tables" / "table1.tsv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    best = max(float(row["accuracy"].removesuffix(" *")) for row in rows)
+    marked = [row["model"] for row in rows if row["accuracy"].endswith(" *")]
+    assert marked == [r["model"] for r in rows if float(r["accuracy"].removesuffix(" *")) == best]
+    assert table.count(" * |") == len(marked) and ("a tie at WA" in table) == (len(marked) > 1)
     assert "640-32-16-4" in table
     log = (results / "logs" / "pretrain_tied-fft128-c5_layer1.log").read_text()
     assert "epoch 2/2" in log and "frames/s" in log and "JAX device: cpu" in log
@@ -177,6 +184,27 @@ def test_folds_table2_and_report(tiny_run):
             assert not {run["test_speaker"], run["validation_speaker"]} & set(run["train_speakers"])
             assert 0.0 <= run["unweighted_accuracy"] <= 1.0
         assert (results / "figures" / f"confusion_{method}.png").exists()
+        # Runs are named by their session: `Ses01-Ses01F`.
+        assert {p.stem for p in (results / "folds" / method).glob("*.json")} == {
+            f"{s[:5]}-{s}" for s in speakers
+        }
+    with open(results / "folds" / "folds.tsv", newline="", encoding="utf-8") as handle:
+        folds = list(csv.DictReader(handle, delimiter="\t"))
+    assert [row["fold"] for row in folds] == [f"{s[:5]}-{s}" for s in sorted(speakers)]
+    assert folds[0]["train_speakers"] == "Ses02F,Ses02M,Ses03F,Ses03M"
+    assert folds[0]["validation_speaker"] == "Ses01M" and folds[0]["session"] == "Ses01"
+    # Every column against eGeMAPS (the only hand-crafted one), UA and WA, paired.
+    with open(results / "tables" / "table2_paired.tsv", newline="", encoding="utf-8") as handle:
+        paired = list(csv.DictReader(handle, delimiter="\t"))
+    assert [(row["method"], row["measure"]) for row in paired] == [
+        (m, measure) for m in ("pretrained-mlp", "mlp", "blstm") for measure in ("UA", "WA")
+    ]
+    assert {row["reference"] for row in paired} == {"egemaps"}
+    assert {row["n_speakers"] for row in paired} == {"6"}
+    assert read_record(results / "tables" / "table2_paired.tsv")
+    assert "## Paired comparison with eGeMAPS softmax" in (
+        results / "tables" / "table2.md"
+    ).read_text(encoding="utf-8")
     table = (results / "tables" / "table2.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in table[1:]] == [
         "Happy",
@@ -205,6 +233,11 @@ def test_folds_table2_and_report(tiny_run):
     ):
         assert heading in report
     assert "figures/figure1.png" in report
+    assert re.search(
+        r"the best learned column, .* (beats|is below|is not distinguishable from) the best "
+        r"hand-crafted column, eGeMAPS softmax",
+        report,
+    )
     assert "Wall time of the run: " in report and "s of job time in all" in report
     # Settings come from the outputs' records: the spectrograms the tables were made of.
     settings = report.split("\n## Settings\n", 1)[1]
@@ -630,7 +663,7 @@ def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
 @pytest.mark.workflow
 def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_run):
     strict = {**TINY, "classification": {**TINY["classification"], "pretraining": "train"}}
-    target = "results/demo/folds/pretrained-mlp/fold2-Ses02M.json"
+    target = "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json"
     process = snakemake(tiny_run, "--forcerun", "fold_mlp", target, config=strict)
     assert process.returncode == 0, process.stderr[-3000:]
     encoder = tiny_run / "results" / "demo" / "models-without-Ses02" / "tied-fft128-c5"

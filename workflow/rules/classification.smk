@@ -6,7 +6,27 @@
 wildcard_constraints:
     mlp_method="pretrained-mlp|mlp",
     vector_method=vector_method_pattern(),
-    fold="fold[0-9]+-[A-Za-z0-9_.-]+",
+    # `{session}-{test speaker}` (`Ses01-Ses01F`, `g1-03`): `affectrep.protocol.folds.Fold.name`
+    fold="[A-Za-z0-9_.-]+-[A-Za-z0-9_.-]+",
+
+
+rule folds:
+    """Every run's session, train, validation and test speakers, for reuse of the exact splits."""
+    input:
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        tsv=f"{RESULTS}/{{corpus}}/folds/folds.tsv",
+        provenance=f"{RESULTS}/{{corpus}}/folds/folds.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds.log",
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/folds.py"
 
 
 rule egemaps:
@@ -102,6 +122,10 @@ rule table2:
             category="Tables",
         ),
         provenance=f"{RESULTS}/{{corpus}}/tables/table2.json",
+        # every column against the best hand-crafted one, paired by test speaker; the JSON
+        # holds the same numbers (and the TSV's provenance record)
+        paired_tsv=f"{RESULTS}/{{corpus}}/tables/table2_paired.tsv",
+        paired=f"{RESULTS}/{{corpus}}/tables/table2_paired.json",
         confusions=[
             report(
                 f"{RESULTS}/{{corpus}}/figures/confusion_{method}.png",
@@ -122,5 +146,7 @@ rule table2:
         corpus=lambda wildcards: wildcards.corpus,
         methods=config["classification"]["methods"],
         titles=lambda wildcards: plain(method_titles()),
+        external=plain(external_methods()),
+        paired=plain(paired_settings()),
     script:
         "../scripts/table2.py"

@@ -69,6 +69,7 @@ def corpus_targets(corpus):
         ),
         f"{RESULTS}/{corpus}/tables/table1.md",
         f"{RESULTS}/{corpus}/tables/table2.md",
+        f"{RESULTS}/{corpus}/folds/folds.tsv",
         f"{RESULTS}/{corpus}/tables/separation.md",
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
@@ -135,14 +136,21 @@ def table1_inputs(wildcards):
 
 def all_targets():
     targets = [target for corpus in config["run"] for target in corpus_targets(corpus)]
-    if cross_corpora():
+    if has_cross_corpus_matrix():
         targets.append(f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.md")
     return targets
 
 
+def has_cross_corpus_matrix(corpus=None):
+    """Whether there is a cross-corpus matrix (and `corpus` is one of its corpora): with one
+    corpus it would be a single cell, the model card's own number, so it is left out."""
+    corpora = cross_corpora()
+    return len(corpora) > 1 and (corpus is None or corpus in corpora)
+
+
 def cross_corpus_table(wildcards):
-    """The cross-corpus matrix when this corpus is one of its corpora."""
-    if wildcards.corpus not in cross_corpora():
+    """The cross-corpus matrix when there is one and this corpus is one of its corpora."""
+    if not has_cross_corpus_matrix(wildcards.corpus):
         return []
     return [f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.md"]
 
@@ -162,6 +170,19 @@ def method_titles():
 
     encoder = model_title(config["classification"]["encoder"])
     return {m: method_title(m, encoder) for m in config["classification"]["methods"]}
+
+
+def external_methods():
+    """Table 2 columns that are neither learned here nor hand-crafted (features of an outside
+    model): the paired statistics count them as neither. None so far."""
+    return []
+
+
+def paired_settings():
+    """The bootstrap of Table 2's paired comparison (`affectrep.protocol.paired`)."""
+    from affectrep.protocol.paired import PairedSettings
+
+    return PairedSettings()
 
 
 def manifest_of(corpus):
@@ -233,10 +254,9 @@ def vector_fold_inputs(wildcards):
 
 def learns(method):
     """Whether a vector method uses the unsupervised pretraining (any learned part)."""
-    return any(part not in HANDCRAFTED for part in method.split("+"))
+    from affectrep.protocol.table2 import HANDCRAFTED_METHODS
 
-
-HANDCRAFTED = ("egemaps",)
+    return any(part not in HANDCRAFTED_METHODS for part in method.split("+"))
 
 
 def table2_inputs(wildcards):
@@ -315,7 +335,7 @@ def report_figures(wildcards):
         *(
             f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
             for _ in [0]
-            if corpus in cross_corpora()
+            if has_cross_corpus_matrix(corpus)
         ),
     ]
 

@@ -13,6 +13,7 @@ rule report:
         rejected=f"{RESULTS}/{{corpus}}/rejected.tsv",
         table1=f"{RESULTS}/{{corpus}}/tables/table1.md",
         table2=f"{RESULTS}/{{corpus}}/tables/table2.md",
+        paired=f"{RESULTS}/{{corpus}}/tables/table2_paired.json",
         separation=f"{RESULTS}/{{corpus}}/tables/separation.md",
         dimensional=f"{RESULTS}/{{corpus}}/tables/dimensional.md",
         cross_corpus=cross_corpus_table,
@@ -39,5 +40,6 @@ rule report:
     params:
         corpus=lambda wildcards: wildcards.corpus,
         rules=[rule.name for rule in workflow.rules],
+        cross_corpora=plain(cross_corpora()),
     script:
         "../scripts/report.py"

@@ -21,5 +21,7 @@ report(
     record=provenance.upstream,
     output=snakemake.output.report,
     rules=snakemake.params.rules,
+    paired=snakemake.input.paired,
+    cross_corpora=snakemake.params.cross_corpora,
 )
 logger.info("wrote %s", snakemake.output.report)

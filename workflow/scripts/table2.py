@@ -1,4 +1,5 @@
-"""Rule table2: every method's runs aggregated into Table 2, and confusion figures."""
+"""Rule table2: every method's runs aggregated into Table 2, its paired comparison with the
+best hand-crafted column, and confusion figures."""
 
 from affectrep.logs import setup_logging
 from affectrep.provenance import JobProvenance
@@ -15,5 +16,9 @@ table2(
     snakemake.output.md,
     dict(zip(methods, snakemake.output.confusions, strict=True)),
     logger,
+    paired_tsv=snakemake.output.paired_tsv,
+    paired_json=snakemake.output.paired,
+    external=snakemake.params.external,
+    paired_settings=snakemake.params.paired,
 )
 provenance.stamp(snakemake.output)

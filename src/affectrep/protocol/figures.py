@@ -4,7 +4,8 @@ Each configuration gets three panels of the same 2-D embedding: points coloured 
 (the paper's colours: sadness yellow, neutral red, happiness blue, anger green), by
 activation and by valence (blue = lowest, red = highest). The composite is a 3 x 3 grid:
 rows emotion/activation/valence, columns DEEP-MEL-5, TIED-128-5, TIED-513-1, panels lettered
-(a)..(i) row by row as in the paper.
+(a)..(i) row by row as in the paper. A corpus without activation or valence ratings (EmoDB)
+gets no panels for them: a grey row with a colour bar would show nothing but look like data.
 
 Figures are built with `matplotlib.figure.Figure` directly (no pyplot): no global state, no
 display needed, nothing kept alive after saving. Pictures alone are not evidence of
@@ -222,6 +223,19 @@ def _emotion_legend(ax: Axes) -> None:
     )
 
 
+def has_values(*series: Ratings) -> bool:
+    """Whether any point of any series has a rating. A corpus without activation or valence
+    ratings (EmoDB) would otherwise get a row of grey panels with a meaningless colour bar."""
+    return any(bool(np.isfinite(_values(s)).any()) for s in series)
+
+
+def _missing_note(names: Sequence[str]) -> str:
+    """` (no activation or valence ratings in this corpus)`, or `` when nothing is missing."""
+    if not names:
+        return ""
+    return f" (no {' or '.join(name.lower() for name in names)} ratings in this corpus)"
+
+
 def plot_panels(
     embedding: np.ndarray,
     emotions: Sequence[str],
@@ -229,35 +243,51 @@ def plot_panels(
     valence: Ratings,
     title: str,
 ) -> Figure:
-    """One configuration: emotion, activation and valence panels side by side."""
+    """One configuration: emotion, activation and valence panels side by side; a dimension
+    without any rating gets no panel (the title says which are missing)."""
     embedding = np.asarray(embedding)
-    fig = Figure(figsize=(13, 4.2), layout="constrained")
-    axes = fig.subplots(1, 3)
+    rated = [
+        (name, values)
+        for name, values in (("Activation", activation), ("Valence", valence))
+        if has_values(values)
+    ]
+    fig = Figure(figsize=(13 * (1 + len(rated)) / 3, 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, 1 + len(rated)))
     _emotion_panel(axes[0], embedding, emotions, f"Emotion : {title}")
     _emotion_legend(axes[0])
-    for ax, name, values in ((axes[1], "Activation", activation), (axes[2], "Valence", valence)):
+    for ax, (name, values) in zip(axes[1:], rated, strict=True):
         mappable = _intensity_panel(ax, embedding, values, f"{name} : {title}", _limits(values))
         fig.colorbar(mappable, ax=ax, shrink=0.8, label=name.lower())
-    fig.suptitle(title, fontsize=13)
+    missing = [name for name in ROWS[1:] if name not in dict(rated)]
+    fig.suptitle(title + _missing_note(missing), fontsize=13)
     return fig
 
 
 def plot_composite(embeddings: Mapping[str, EmbeddingSet], level_title: str) -> Figure:
     """The paper's 3 x N grid: rows emotion/activation/valence, one column per configuration
-    (keys: model ids or titles), panels lettered row by row, one colour bar per row."""
+    (keys: model ids or titles), panels lettered row by row, one colour bar per row. A
+    dimension that no configuration has a rating for gets no row (on EmoDB: the emotion row
+    alone), and the title says which are missing."""
     titles = [model_title(key) for key in embeddings]
     sets = list(embeddings.values())
     n_cols = len(sets)
-    fig = Figure(figsize=(4.2 * n_cols + 1.6, 12), layout="constrained")
-    axes = np.asarray(fig.subplots(3, n_cols, squeeze=False))
+    dimensions: list[tuple[str, list[Ratings]]] = []
+    for name, series in (
+        ("Activation", [activation for _, _, activation, _ in sets]),
+        ("Valence", [valence for _, _, _, valence in sets]),
+    ):
+        if has_values(*series):
+            dimensions.append((name, series))
+    n_rows = 1 + len(dimensions)
+    fig = Figure(figsize=(4.2 * n_cols + 1.6, 4 * n_rows), layout="constrained")
+    axes = np.asarray(fig.subplots(n_rows, n_cols, squeeze=False))
     letters = "abcdefghijklmnopqrstuvwxyz"
     for col, (title, (emb, emotions, _, _)) in enumerate(zip(titles, sets, strict=True)):
         _emotion_panel(
             axes[0, col], np.asarray(emb), emotions, f"({letters[col]}) Emotion : {title}"
         )
     _emotion_legend(axes[0, -1])
-    for row, name in ((1, "Activation"), (2, "Valence")):
-        series = [activation if row == 1 else valence for _, _, activation, valence in sets]
+    for row, (name, series) in enumerate(dimensions, start=1):
         limits = _limits(*series)
         mappables = [
             _intensity_panel(
@@ -270,7 +300,8 @@ def plot_composite(embeddings: Mapping[str, EmbeddingSet], level_title: str) -> 
             for col, (title, values) in enumerate(zip(titles, series, strict=True))
         ]
         fig.colorbar(mappables[-1], ax=list(axes[row]), shrink=0.8, label=name.lower())
-    fig.suptitle(level_title, fontsize=14)
+    missing = [name for name in ROWS[1:] if name not in dict(dimensions)]
+    fig.suptitle(level_title + _missing_note(missing), fontsize=14)
     return fig
 
 

@@ -4,8 +4,8 @@ One fold per session: the classifier trains on every other session; of the held-
 speaker validates (early stopping, hyper-parameters) and the other is tested. The paper names
 one assignment per session; we run both (validation and test swapped), so that every speaker
 is tested exactly once and no result depends on which of a session's speakers happened to be
-tested. Each assignment is a `Fold` run named after its session number and test speaker
-(`fold1-Ses01F`, `fold1-Ses01M`, ...).
+tested. Each assignment is a `Fold` run named after its session and test speaker
+(`Ses01-Ses01F`, `Ses01-Ses01M`, ...; EmoDB's speaker groups `g1-03`, ...).
 
 Sessions come from the manifest; corpora without sessions get them as speaker groups
 (`affectrep.data.corpora.grouping`), e.g. EmoDB's ten speakers as five female/male pairs. A
@@ -55,8 +55,11 @@ class Fold:
 
     @property
     def name(self) -> str:
-        """`fold{number}-{test speaker}`, safe as a file name and a Snakemake wildcard."""
-        return f"fold{self.number}-{_UNSAFE.sub('_', self.test_speaker)}"
+        """`{session}-{test speaker}` (`Ses01-Ses01F`, EmoDB `g3-08`), each made safe as a
+        file name and a Snakemake wildcard. Named by the session, not by `number`: a number
+        follows the sorted order of the session names, so on groups g1..g12 the run of g10
+        would be called `fold2-...`; the session says which run it is on any corpus."""
+        return f"{_UNSAFE.sub('_', self.session)}-{_UNSAFE.sub('_', self.test_speaker)}"
 
     def role_of(self, speaker: str) -> str | None:
         """`train`, `validation`, `test`, or None for a speaker this run does not use."""
@@ -157,13 +160,31 @@ def fold_by_name(folds: Sequence[Fold], name: str) -> Fold:
 
 
 def fold_names(manifest: str | Path) -> list[str]:
-    """The runs of the protocol for this corpus (`fold1-Ses01F`, ...)."""
+    """The runs of the protocol for this corpus (`Ses01-Ses01F`, ...)."""
     return [fold.name for fold in make_folds(read_manifest(manifest))]
 
 
 def fold_sessions(manifest: str | Path) -> dict[str, str]:
     """Run name -> its held-out session (what a strict per-fold pretraining leaves out)."""
     return {fold.name: fold.session for fold in make_folds(read_manifest(manifest))}
+
+
+FOLD_TABLE_COLUMNS = ("fold", "session", "train_speakers", "validation_speaker", "test_speaker")
+
+
+def fold_table(folds: Sequence[Fold]) -> list[dict[str, str]]:
+    """One row per run (`FOLD_TABLE_COLUMNS`; train speakers comma-separated), so that other
+    tools can reuse the exact splits without this package."""
+    return [
+        {
+            "fold": fold.name,
+            "session": fold.session,
+            "train_speakers": ",".join(fold.train_speakers),
+            "validation_speaker": fold.validation_speaker,
+            "test_speaker": fold.test_speaker,
+        }
+        for fold in folds
+    ]
 
 
 def class_problems(rows: list[Utterance]) -> list[str]:

@@ -9,6 +9,7 @@ they come from a different corpus, features and implementation, so they are labe
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,18 @@ from matplotlib.figure import Figure
 from affectrep.atomic import atomic_path
 from affectrep.data.emotions import CLASSES
 from affectrep.html import html_twin, write_html
+from affectrep.protocol.paired import (
+    MEASURES,
+    PairedDifference,
+    PairedSettings,
+    best_method,
+    format_difference,
+    format_p,
+    mean_of,
+    paired_difference,
+    signed,
+    verdict,
+)
 from affectrep.protocol.tables import markdown_table, write_tsv
 
 # Table 2's rows, in the paper's order, and where each one comes from in a fold result.
@@ -141,10 +154,12 @@ def write_table2(
     tsv: str | Path,
     markdown: str | Path,
     header_lines: Sequence[str],
+    sections: Sequence[str] = (),
 ) -> None:
     """Write the rows as TSV, as Markdown and as the Markdown's HTML twin (`html_twin`:
     `table2.html` beside `table2.md`); `header_lines` (the caller's caption: corpus, folds,
-    seeds) go under the title. Every file is written atomically."""
+    seeds) go under the title, `sections` (Markdown lines, e.g. `paired_section`) after the
+    table. Every file is written atomically."""
     write_tsv(rows, tsv)
     text = "\n".join(
         [
@@ -161,6 +176,7 @@ def write_table2(
             "",
             markdown_table([dict(row) for row in rows]),
             "",
+            *([*sections, ""] if sections else []),
         ]
     )
     with atomic_path(markdown) as tmp:
@@ -207,3 +223,271 @@ def plot_confusion(
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=120, format="png")
+
+
+# --- paired comparison with the best hand-crafted column ---------------------------------------
+
+# Columns made of hand-crafted features (expert-designed functionals). Every other column is
+# learned, except those the caller names as external (features from elsewhere, e.g. a
+# pretrained model, which are neither ours nor hand-crafted).
+HANDCRAFTED_METHODS: tuple[str, ...] = ("egemaps", "compare")
+
+HANDCRAFTED, LEARNED, EXTERNAL = "hand-crafted", "learned", "external"
+
+# The machine-readable paired rows (`table2_paired.tsv`), in this order.
+PAIRED_COLUMNS = (
+    "method",
+    "title",
+    "kind",
+    "reference",
+    "reference_title",
+    "measure",
+    "n_speakers",
+    "method_mean_pct",
+    "reference_mean_pct",
+    "mean_difference_pp",
+    "ci_low_pp",
+    "ci_high_pp",
+    "confidence",
+    "wilcoxon_p",
+    "note",
+)
+
+
+def method_kind(method: str, external: Sequence[str] = ()) -> str:
+    """`hand-crafted` (`HANDCRAFTED_METHODS`, or a fused column of them only), `external`
+    (named by the caller) or `learned` (a fused column with any learned part: a learned
+    representation fused with hand-crafted features)."""
+    if all(part in HANDCRAFTED_METHODS for part in method.split("+")):
+        return HANDCRAFTED
+    return EXTERNAL if method in external else LEARNED
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: None stands for a value that does not exist."""
+    return None if math.isnan(value) else float(value)
+
+
+def paired_summary(
+    runs_by_method: Mapping[str, Sequence[Mapping]],
+    titles: Mapping[str, str] | None = None,
+    *,
+    external: Sequence[str] = (),
+    settings: PairedSettings | None = None,
+) -> dict:
+    """Every column against the best hand-crafted column (highest mean UA), paired by test
+    speaker (`affectrep.protocol.paired`), as plain JSON: `reference` (None when no
+    hand-crafted column has runs), `handcrafted` (the hand-crafted columns that have runs),
+    `best_learned` (the learned column with the highest mean UA, or None), `methods` (kind,
+    title, mean UA and WA, runs of each column, in the given order), `comparisons` (UA then
+    WA of each other column) and the bootstrap `settings`."""
+    settings = settings or PairedSettings()
+    titles = titles or {}
+    kinds = {method: method_kind(method, external) for method in runs_by_method}
+    handcrafted = [m for m in runs_by_method if kinds[m] == HANDCRAFTED and runs_by_method[m]]
+    learned = [m for m in runs_by_method if kinds[m] == LEARNED and runs_by_method[m]]
+    reference = best_method(runs_by_method, handcrafted) if handcrafted else None
+    comparisons = []
+    if reference is not None:
+        for method in runs_by_method:
+            if method == reference:
+                continue
+            for measure in MEASURES:
+                found = paired_difference(
+                    runs_by_method[method],
+                    runs_by_method[reference],
+                    measure,
+                    method=method,
+                    reference=reference,
+                    settings=settings,
+                )
+                comparisons.append(
+                    {
+                        "method": method,
+                        "reference": reference,
+                        "measure": measure,
+                        "n_speakers": found.n,
+                        "mean_difference": _number(found.mean_difference),
+                        "ci_low": _number(found.ci_low),
+                        "ci_high": _number(found.ci_high),
+                        "wilcoxon_p": _number(found.wilcoxon_p),
+                        "p_note": found.p_note,
+                        "speakers": list(found.speakers),
+                        "differences": list(found.differences),
+                    }
+                )
+    return {
+        "reference": reference,
+        "best_learned": best_method(runs_by_method, learned) if learned else None,
+        "handcrafted_methods": list(HANDCRAFTED_METHODS),
+        "handcrafted": handcrafted,
+        "methods": {
+            method: {
+                "title": titles.get(method, method),
+                "kind": kinds[method],
+                "mean_ua": _number(mean_of(runs, "UA")),
+                "mean_wa": _number(mean_of(runs, "WA")),
+                "runs": len(runs),
+            }
+            for method, runs in runs_by_method.items()
+        },
+        "comparisons": comparisons,
+        "settings": {
+            "resamples": settings.resamples,
+            "confidence": settings.confidence,
+            "seed": settings.seed,
+        },
+    }
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _difference_of(entry: Mapping, settings: Mapping) -> PairedDifference:
+    """A `paired_summary` comparison back as a `PairedDifference` (for formatting)."""
+    return PairedDifference(
+        measure=entry["measure"],
+        method=entry["method"],
+        reference=entry["reference"],
+        speakers=tuple(entry["speakers"]),
+        differences=tuple(entry["differences"]),
+        mean_difference=_nan(entry["mean_difference"]),
+        ci_low=_nan(entry["ci_low"]),
+        ci_high=_nan(entry["ci_high"]),
+        wilcoxon_p=_nan(entry["wilcoxon_p"]),
+        p_note=entry["p_note"],
+        settings=PairedSettings(**settings),
+    )
+
+
+def _fixed(value: float | None, scale: float = 100.0, digits: int = 4) -> str:
+    return "" if value is None else f"{scale * value:.{digits}f}"
+
+
+def paired_rows(summary: Mapping) -> list[dict[str, str]]:
+    """The rows of `table2_paired.tsv` (`PAIRED_COLUMNS`): one per column and measure, in
+    percent and percentage points (column minus reference); none without a reference."""
+    methods = summary["methods"]
+    rows = []
+    for entry in summary["comparisons"]:
+        method, reference = entry["method"], entry["reference"]
+        mean_key = "mean_ua" if entry["measure"] == "UA" else "mean_wa"
+        p = entry["wilcoxon_p"]
+        rows.append(
+            {
+                "method": method,
+                "title": methods[method]["title"],
+                "kind": methods[method]["kind"],
+                "reference": reference,
+                "reference_title": methods[reference]["title"],
+                "measure": entry["measure"],
+                "n_speakers": str(entry["n_speakers"]),
+                "method_mean_pct": _fixed(methods[method][mean_key]),
+                "reference_mean_pct": _fixed(methods[reference][mean_key]),
+                "mean_difference_pp": _fixed(entry["mean_difference"]),
+                "ci_low_pp": _fixed(entry["ci_low"]),
+                "ci_high_pp": _fixed(entry["ci_high"]),
+                "confidence": str(summary["settings"]["confidence"]),
+                "wilcoxon_p": "" if p is None else f"{p:.10g}",
+                "note": entry["p_note"],
+            }
+        )
+    return rows
+
+
+def write_paired_tsv(summary: Mapping, path: str | Path) -> None:
+    """`paired_rows` as TSV, with its header even when there is no row (no reference)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=list(PAIRED_COLUMNS), delimiter="\t", lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(paired_rows(summary))
+
+
+def paired_section(summary: Mapping) -> list[str]:
+    """Table 2's paired section (Markdown lines): for each other column "ΔUA vs <best
+    hand-crafted>: mean [95 % CI], Wilcoxon p" and the same for WA; or one line saying
+    why there is none."""
+    methods = summary["methods"]
+    reference = summary["reference"]
+    settings = summary["settings"]
+    if reference is None:
+        names = ", ".join(f"`{m}`" for m in summary["handcrafted_methods"])
+        return [
+            "## Paired comparison with the best hand-crafted column",
+            "",
+            f"No hand-crafted column ({names}) is configured: no paired comparison.",
+        ]
+    title = methods[reference]["title"]
+    entries = list(summary["comparisons"])
+    n = max((e["n_speakers"] for e in entries), default=0)
+    level = f"{100 * settings['confidence']:g} %"
+    handcrafted = [methods[m]["title"] for m in summary["handcrafted"]]
+    why = (
+        f"has the highest mean UA of the hand-crafted columns ({', '.join(handcrafted)})"
+        if len(handcrafted) > 1
+        else "is the only hand-crafted column"
+    )
+    lines = [
+        f"## Paired comparison with {title}, the best hand-crafted column",
+        "",
+        f"{title} {why}. Each other column minus "
+        f"{title}, paired by test speaker ({n} speakers): mean difference in percentage "
+        f"points [{level} percentile bootstrap interval, {settings['resamples']:,} resamples "
+        f"of the test speakers, seed {settings['seed']}], and the two-sided Wilcoxon "
+        "signed-rank p.",
+        "",
+    ]
+    if not entries:
+        return [*lines, "No other column to compare."]
+    rows = []
+    for method in methods:
+        if method == reference:
+            continue
+        row = {"column": methods[method]["title"], "kind": methods[method]["kind"]}
+        for entry in entries:
+            if entry["method"] == method:
+                row[f"Δ{entry['measure']} vs {title}"] = format_difference(
+                    _difference_of(entry, settings)
+                )
+        rows.append(row)
+    return [*lines, markdown_table(rows)]
+
+
+def learned_versus_handcrafted(summary: Mapping, corpus: str) -> str:
+    """One sentence: does the best learned column beat the best hand-crafted one here? It
+    `beats` only if the bootstrap interval of its UA difference lies above zero, `is below`
+    if it lies below, else `is not distinguishable from` (`affectrep.protocol.paired.verdict`).
+    Without a hand-crafted or a learned column, the sentence says that instead."""
+    methods = summary["methods"]
+    reference, best = summary["reference"], summary["best_learned"]
+    if reference is None:
+        names = ", ".join(f"`{m}`" for m in summary["handcrafted_methods"])
+        return (
+            f"No hand-crafted column ({names}) is configured in Table 2, so corpus `{corpus}` "
+            "does not say whether learned representations beat hand-crafted features."
+        )
+    if best is None:
+        return (
+            f"No learned column is configured in Table 2, so corpus `{corpus}` does not say "
+            "whether learned representations beat hand-crafted features."
+        )
+    entry = next(e for e in summary["comparisons"] if e["method"] == best and e["measure"] == "UA")
+    found = _difference_of(entry, summary["settings"])
+    level = f"{100 * summary['settings']['confidence']:g} %"
+    return (
+        f"On corpus `{corpus}` the best learned column, {methods[best]['title']} (mean UA "
+        f"{percent_of(methods[best]['mean_ua'])} %), {verdict(found.ci_low, found.ci_high)} "
+        f"the best hand-crafted column, {methods[reference]['title']} (mean UA "
+        f"{percent_of(methods[reference]['mean_ua'])} %): ΔUA {signed(found.mean_difference)} "
+        f"percentage points, {level} bootstrap interval [{signed(found.ci_low)}, "
+        f"{signed(found.ci_high)}] over {found.n} paired test speakers "
+        f"(Wilcoxon {format_p(found.wilcoxon_p, found.p_note)})."
+    )
+
+
+def percent_of(value: float | None) -> str:
+    """`52.10` for 0.521; `n/a` for a value that does not exist."""
+    return "n/a" if value is None else f"{100 * value:.2f}"

@@ -64,10 +64,34 @@ def percent(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{100 * value:.2f}"
 
 
+def best_models(results: Mapping[str, Mapping]) -> list[str]:
+    """The model ids with the best accuracy (WA, as in the paper) at the table's printed
+    precision (`percent`), in the order given: rows that read the same are the same to the
+    reader, so all of them are best, not whichever happened to be listed first."""
+    printed = {model: percent(result["accuracy"]) for model, result in results.items()}
+    values = [float(value) for value in printed.values() if value]
+    if not values:
+        return []
+    top = max(values)
+    return [model for model, value in printed.items() if value and float(value) == top]
+
+
+def best_sentence(results: Mapping[str, Mapping]) -> str:
+    """Which configuration is best, saying `tie` when several share the best accuracy."""
+    best = best_models(results)
+    if not best:
+        return "No configuration has an accuracy."
+    value = percent(results[best[0]]["accuracy"])
+    if len(best) == 1:
+        return f"Best configuration: {best[0]} (WA {value} %)."
+    return f"Best configuration: a tie at WA {value} % between {', '.join(best)}."
+
+
 def table1_rows(results: dict[str, dict]) -> list[dict]:
     """One row per model id (or `softmax-<spec>-c1` baseline), in the order given; the best
-    accuracy (WA, as in the paper) marked with `*`."""
-    best = max(results, key=lambda model: results[model]["accuracy"])
+    accuracy (WA, as in the paper) marked with `*` on every row that ties it
+    (`best_models`)."""
+    best = set(best_models(results))
     rows = []
     for model, result in results.items():
         kind, spec, context = model.rsplit("-", 2)
@@ -79,7 +103,7 @@ def table1_rows(results: dict[str, dict]) -> list[dict]:
                 "context": context.removeprefix("c"),
                 "architecture": "-".join(str(w) for w in result["architecture"]),
                 "model": model,
-                "accuracy": percent(result["accuracy"]) + (" *" if model == best else ""),
+                "accuracy": percent(result["accuracy"]) + (" *" if model in best else ""),
                 "unweighted_accuracy": percent(result["unweighted_accuracy"]),
                 "paper_iemocap": "" if paper is None else f"{paper:.2f}",
             }
@@ -98,10 +122,9 @@ def write_table1(
         "# Table 1: held-out validation accuracy by spectrogram and autoencoder\n\n"
         f"{description}\n\n"
         "accuracy = utterance-level weighted accuracy (WA, %), unweighted_accuracy = mean "
-        "per-class recall (UA, %); `*` marks the best configuration. paper_iemocap = the "
-        "paper's own Table 1 figures, on IEMOCAP, for reference only.\n\n"
-        + markdown_table(rows)
-        + "\n"
+        "per-class recall (UA, %); `*` marks the best configuration (every one, on a tie). "
+        "paper_iemocap = the paper's own Table 1 figures, on IEMOCAP, for reference only. "
+        f"{best_sentence(results)}\n\n" + markdown_table(rows) + "\n"
     )
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text)

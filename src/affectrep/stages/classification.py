@@ -24,7 +24,8 @@ from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import load_frames
 from affectrep.data.manifest import read_manifest
 from affectrep.data.vectors import read_vectors, write_ids
-from affectrep.protocol.folds import fold_by_name, make_folds, utterance_labels
+from affectrep.protocol.folds import fold_by_name, fold_table, make_folds, utterance_labels
+from affectrep.protocol.tables import write_tsv
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
 
@@ -53,6 +54,18 @@ def egemaps(
     with atomic_path(names_out) as tmp:
         Path(tmp).write_text("\n".join(names) + "\n")
     return x
+
+
+def folds(
+    manifest: str | Path, tsv: str | Path, logger: logging.Logger | None = None
+) -> list[dict[str, str]]:
+    """Rule `folds`: every run of the protocol (`make_folds` on the manifest) with its
+    session, train, validation and test speakers, so that the exact splits can be reused."""
+    logger = logger or logging.getLogger(__name__)
+    rows = fold_table(make_folds(read_manifest(manifest)))
+    write_tsv(rows, tsv)
+    logger.info("%d runs: %s", len(rows), ", ".join(row["fold"] for row in rows))
+    return rows
 
 
 def fold_mlp(
@@ -176,10 +189,28 @@ def table2(
     markdown: str | Path,
     confusion_figures: Mapping[str, str | Path],
     logger: logging.Logger | None = None,
+    *,
+    paired_tsv: str | Path | None = None,
+    paired_json: str | Path | None = None,
+    external: Sequence[str] = (),
+    paired_settings: Mapping | None = None,
 ) -> list[dict]:
     """Rule `table2`: every run's JSON aggregated into Table 2 (and its HTML twin), and each
-    method's pooled confusions drawn."""
-    from affectrep.protocol.table2 import aggregate, plot_confusion, pooled_confusion, write_table2
+    method's pooled confusions drawn. Every column is also compared with the best
+    hand-crafted one, paired by test speaker (`affectrep.protocol.table2.paired_summary`):
+    a section of the table and, for programs and the report, `paired_tsv` and `paired_json`.
+    `external`: methods that are neither hand-crafted nor learned here; `paired_settings`:
+    the fields of `PairedSettings` (bootstrap resamples, confidence, seed)."""
+    from affectrep.protocol.paired import PairedSettings
+    from affectrep.protocol.table2 import (
+        aggregate,
+        paired_section,
+        paired_summary,
+        plot_confusion,
+        pooled_confusion,
+        write_paired_tsv,
+        write_table2,
+    )
 
     logger = logger or logging.getLogger(__name__)
     loaded = {
@@ -211,7 +242,17 @@ def table2(
         + f". Seeds "
         f"{', '.join(seeds)}.",
     ]
-    write_table2(rows, tsv, markdown, header)
+    summary = paired_summary(
+        loaded,
+        titles,
+        external=external,
+        settings=PairedSettings(**paired_settings) if paired_settings else None,
+    )
+    write_table2(rows, tsv, markdown, header, paired_section(summary))
+    if paired_tsv is not None:
+        write_paired_tsv(summary, paired_tsv)
+    if paired_json is not None:
+        _write_json(summary, paired_json)
     for method, runs in loaded.items():
         plot_confusion(
             pooled_confusion(runs),

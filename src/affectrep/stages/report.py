@@ -17,10 +17,12 @@ the cross-corpus matrix, `all-corpora`, `cross_corpus`). A long pause with no jo
 from __future__ import annotations
 
 import csv
+import json
 import os
 import platform
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +31,8 @@ from affectrep.atomic import atomic_path
 from affectrep.config import COMBINED_CORPUS
 from affectrep.data.manifest import read_manifest
 from affectrep.html import html_twin, write_html
+from affectrep.protocol.dimensional import rated
+from affectrep.protocol.table2 import learned_versus_handcrafted
 from affectrep.protocol.tables import markdown_table
 from affectrep.provenance import settings_yaml
 from affectrep.version import describe
@@ -65,7 +69,7 @@ def stage_of(benchmark: Path, root: Path, rules: Sequence[str] = ()) -> str:
     """The stage a benchmark file belongs to: the longest rule name its name starts with
     (`demo_corpus.tsv` -> `demo_corpus`, `pretrain_layer_tied-fft128-c5_layer1.tsv` ->
     `pretrain_layer`), else the part before the first `_`; a sub-folder is kept as a prefix
-    (`folds/mlp_fold1-x.tsv` -> `folds mlp`)."""
+    (`folds/mlp_Ses01-x.tsv` -> `folds mlp`)."""
     relative = benchmark.relative_to(root).with_suffix("")
     name = relative.name
     matching = [rule for rule in rules if name == rule or name.startswith(f"{rule}_")]
@@ -216,6 +220,14 @@ def _body(path: Path) -> str:
     return "\n".join(lines).strip()
 
 
+@dataclass(frozen=True)
+class Note:
+    """A report section that has no table, only a line saying why (e.g. no cross-corpus
+    matrix with one corpus): the reader learns that it was left out on purpose."""
+
+    text: str
+
+
 def _rejections(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
@@ -227,16 +239,19 @@ def build_report(
     manifest: Path,
     summary: Path,
     rejected: Path,
-    tables: Mapping[str, Path],
+    tables: Mapping[str, Path | Note],
     figures: Sequence[Path],
     benchmarks: Path,
     record: Mapping,
     output: Path,
     rules: Sequence[str] = (),
+    findings: Sequence[str] = (),
+    figure_notes: Sequence[str] = (),
 ) -> str:
     """Write `output` (Markdown) and its HTML twin (`output` with `.html`), and return the
-    Markdown. `tables`: title -> a table's .md file; figure paths are linked relative to the
-    report."""
+    Markdown. `tables`: title -> a table's .md file, or a `Note` for a section that has
+    none; figure paths are linked relative to the report, `figure_notes` (figures left out,
+    and why) listed after them; `findings`: sentences under the opening summary."""
     rows = read_manifest(manifest)
     hours = sum(row.duration_s or 0.0 for row in rows) / 3600
     labelled = sum(1 for row in rows if row.emotion)
@@ -248,6 +263,7 @@ def build_report(
         f"{len(rows)} utterances ({hours:.2f} h of audio, {labelled} with one of the four "
         f"classes), {len({row.speaker for row in rows})} speakers, "
         f"{len({row.session for row in rows})} sessions; {len(rejections)} files rejected.",
+        *(line for finding in findings for line in ("", finding)),
         "",
         "## Corpus",
         "",
@@ -256,11 +272,13 @@ def build_report(
         "```",
     ]
     for title, path in tables.items():
-        parts += ["", f"## {title}", "", _body(path)]
+        parts += ["", f"## {title}", "", path.text if isinstance(path, Note) else _body(path)]
     parts += ["", "## Figures", ""]
     parts += [
         f"- [{path.name}]({Path(os.path.relpath(path, here)).as_posix()})" for path in figures
     ]
+    if figure_notes:
+        parts += ["", *figure_notes]
     times = wall_times(benchmarks, rules)
     total = sum(float(row["total_s"]) for row in times)
     parts += [
@@ -319,28 +337,67 @@ def report(
     record: Mapping,
     output: str | Path,
     rules: Sequence[str] = (),
+    paired: str | Path | None = None,
+    cross_corpora: Sequence[str] = (),
 ) -> str:
     """Rule `report`: `build_report` of the run's tables (the cross-corpus matrix when this
     corpus is in it; each exported bundle's model card), with the wall times of the benchmark
-    files beside the report (`benchmarks/`, where every job of the corpus writes its own)."""
+    files beside the report (`benchmarks/`, where every job of the corpus writes its own).
+
+    `paired`: Table 2's paired comparison (`table2_paired.json`), from which one sentence
+    says whether the best learned column beats the best hand-crafted one on this corpus.
+    `cross_corpora`: the corpora of the cross-corpus matrix; with fewer than two there is no
+    matrix, and a line says so. The figures fit the corpus: without activation and valence
+    ratings `dimensional.png` is only a placeholder, so it is left out, saying why."""
     output = Path(output)
-    tables = {
+    rows = read_manifest(manifest)
+    cross: dict[str, Path | Note] = {}
+    if cross_corpus:
+        cross["Cross-corpus"] = Path(cross_corpus[0])
+    elif len(cross_corpora) < 2:
+        names = ", ".join(f"`{c}`" for c in cross_corpora) or "none"
+        cross["Cross-corpus"] = Note(
+            f"No cross-corpus matrix: it needs at least two corpora, and only {names} takes "
+            "part (`use.cross_corpus`, or the corpora in `run` when that is empty)."
+        )
+    elif corpus not in cross_corpora:
+        cross["Cross-corpus"] = Note(
+            f"Corpus `{corpus}` is not one of the cross-corpus matrix's corpora "
+            f"({', '.join(cross_corpora)})."
+        )
+    tables: dict[str, Path | Note] = {
         "Table 1: validation grid": Path(table1),
         "Table 2: leave-one-session-out classification": Path(table2),
         "Separation of affect in the representations": Path(separation),
         "Activation and valence": Path(dimensional),
-        **({"Cross-corpus": Path(cross_corpus[0])} if cross_corpus else {}),
+        **cross,
         **{f"Model bundle {Path(card).parent.name}": Path(card) for card in cards},
     }
+    shown = [Path(p) for p in figures]
+    figure_notes = []
+    if not rated(rows):
+        left_out = [p for p in shown if p.name == "dimensional.png"]
+        shown = [p for p in shown if p not in left_out]
+        if left_out:
+            figure_notes.append(
+                f"`{left_out[0].name}` is left out: corpus `{corpus}` has no activation and "
+                "valence ratings, so there is nothing to plot."
+            )
+    findings = []
+    if paired is not None:
+        comparison = json.loads(Path(paired).read_text(encoding="utf-8"))
+        findings.append(learned_versus_handcrafted(comparison, corpus))
     return build_report(
         corpus,
         manifest=Path(manifest),
         summary=Path(summary),
         rejected=Path(rejected),
         tables=tables,
-        figures=[Path(p) for p in figures],
+        figures=shown,
         benchmarks=output.parent / "benchmarks",
         record=record,
         output=output,
         rules=rules,
+        findings=findings,
+        figure_notes=figure_notes,
     )

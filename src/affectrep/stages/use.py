@@ -23,8 +23,8 @@ from affectrep.protocol import heads
 from affectrep.protocol.crosscorpus import cell_text, matrix_cells, plot_matrix
 from affectrep.protocol.dimensional import (
     RegressionSettings,
-    empty_figure,
     evaluate_source,
+    placeholder_figure,
     plot_predictions,
     rated,
     table_rows,
@@ -140,9 +140,12 @@ def dimensional(
         )
         plot_predictions(runs, titles, figure)
     else:
-        text = f"Corpus {corpus} has no activation and valence ratings: no dimensional table.\n"
+        text = (
+            f"Corpus {corpus} has no activation and valence ratings: no dimensional table "
+            "(and no figure; `figures/dimensional.png` is an empty placeholder).\n"
+        )
         table = [{"note": text.strip()}]
-        empty_figure(figure, text)
+        placeholder_figure(figure, text)
     write_tsv(table, tsv)
     with atomic_path(markdown) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
