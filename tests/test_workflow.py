@@ -161,6 +161,16 @@ def test_blstm_vectors_figures_and_separation(tiny_run):
         for suffix in ("png", "pdf"):
             assert (results / "figures" / f"figure{number}.{suffix}").stat().st_size > 10_000
     assert (results / "figures" / "frames_deep-logmel40-c5.png").exists()
+    # The training curves of the Table 2 encoder (2 layers, 1 epoch of fine-tuning) and its
+    # BLSTM, each panel noted from its file's history; listed in the report.
+    assert (results / "figures" / "training_curves.png").stat().st_size > 10_000
+    assert (results / "figures" / "training_curves.pdf").exists()
+    log = (results / "logs" / "training_curves.log").read_text()
+    panels = ("TIED-128-5 layer 1", "TIED-128-5 layer 2", "BLSTM autoencoder on TIED-128-5 codes")
+    for panel in panels:
+        assert f"{panel}: last epoch " in log, log
+    assert "TIED-128-5 fine-tuning: one epoch: no trend" in log
+    assert "figures/training_curves.png" in (results / "report.md").read_text()
     separation = (results / "tables" / "separation.tsv").read_text().splitlines()
     assert separation[0].split("\t")[:3] == ["level", "model", "n_points"]
     assert [line.split("\t")[:2] for line in separation[1:]] == [
@@ -588,6 +598,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
         "blstm_ae": 2,
         "tsne": 2,
         "figure": 1,
+        "training_curves": 1,
         "separation": 1,
         "fold_vectors": 6,
         "table2": 1,

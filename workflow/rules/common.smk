@@ -322,11 +322,26 @@ def separation_inputs(wildcards):
     return inputs
 
 
+def training_curves_inputs(wildcards):
+    """The Table 2 encoder's trained files in the corpus's own `models/` (pretraining on
+    every utterance): its greedy layers (none for a deep model), its encoder (fine-tuning or
+    joint training) and its BLSTM autoencoder; their metadata hold the loss per epoch."""
+    encoder = classification_encoder()
+    folder = f"{RESULTS}/{wildcards.corpus}/models/{encoder}"
+    n_layers = len(model_widths(config, str(encoder))) - 1 if encoder.stacked else 0
+    return {
+        "layers": [f"{folder}/layer{k}.npz" for k in range(1, n_layers + 1)],
+        "encoder": f"{folder}/encoder.npz",
+        "blstm": f"{folder}/blstm.npz",
+    }
+
+
 def report_figures(wildcards):
     corpus = wildcards.corpus
     return [
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
+        f"{RESULTS}/{corpus}/figures/training_curves.png",
         *(
             f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
             for m in config["classification"]["methods"]

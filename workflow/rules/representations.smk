@@ -133,3 +133,31 @@ rule separation:
         settings=plain(config["representations"]["separation"]),
     script:
         "../scripts/separation.py"
+
+
+rule training_curves:
+    """The loss per epoch of the Table 2 encoder's training and of its BLSTM autoencoder."""
+    input:
+        unpack(training_curves_inputs),
+    output:
+        png=report(
+            f"{RESULTS}/{{corpus}}/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Figures",
+        ),
+        pdf=f"{RESULTS}/{{corpus}}/figures/training_curves.pdf",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/training_curves.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/training_curves.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        model=plain(config["classification"]["encoder"]),
+        corpus=lambda wildcards: wildcards.corpus,
+    script:
+        "../scripts/training_curves.py"

@@ -3,8 +3,9 @@
 Frame level: the bottleneck codes of an autoencoder, every frame carrying its utterance's
 emotion, activation and valence. Utterance level: the BLSTM autoencoder's vectors. Both are
 pictured with t-SNE (Figures 1 and 2) and measured (`affectrep.protocol.separation`), because
-pictures alone are not evidence. The BLSTM is trained with JAX, imported by `blstm_ae` when it
-runs.
+pictures alone are not evidence. The training curves of the Table 2 encoder and its BLSTM
+show, from the files' own records, whether their training had converged. The BLSTM is
+trained with JAX, imported by `blstm_ae` when it runs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, read_index, without_speakers
 from affectrep.data.manifest import Utterance, read_manifest
 from affectrep.data.pooling import PoolingSpec
+from affectrep.data.pytree_io import load_tree
 from affectrep.data.vectors import read_vectors, write_ids
+from affectrep.protocol.curves import Curve, curve_of, plot_training_curves, trend_note
 from affectrep.protocol.figures import (
+    model_title,
     plot_composite,
     plot_panels,
     save_figure,
@@ -217,6 +221,50 @@ def figure(embeddings: Mapping[str, str | Path], level_title: str, figure_out: s
                 saved["valence"],
             )
     save_figure(plot_composite(sets, level_title), figure_out)
+
+
+def training_curves(
+    layer_files: Sequence[str | Path],
+    encoder_file: str | Path,
+    blstm_file: str | Path,
+    *,
+    model: str,
+    corpus: str,
+    figure_out: str | Path,
+    logger: logging.Logger | None = None,
+) -> dict[str, str]:
+    """Rule `training_curves`: the loss per epoch of every trained part of encoder `model`
+    (its greedy layers `layer_files` and, when it was fine-tuned for some epochs, the
+    fine-tuning in `encoder_file`; a deep model's joint training in `encoder_file`) and of
+    its BLSTM autoencoder (`blstm_file`), as recorded in each file's metadata. Writes the
+    figure (PNG and PDF) and returns each panel's last-epoch note."""
+    logger = logger or logging.getLogger(__name__)
+    encoder_meta = load_tree(encoder_file)[1]
+    model = str(encoder_meta.get("model", model))  # the file's own id
+    title = model_title(model)
+    encoder_curves: list[Curve] = []
+    for number, path in enumerate(layer_files, start=1):
+        meta = load_tree(path)[1]
+        encoder_curves.append(curve_of(f"{title} layer {meta.get('layer', number)}", meta))
+    if "finetune" in encoder_meta:  # a greedy stack's encoder: fine-tuning, if it had epochs
+        if encoder_meta.get("history"):
+            encoder_curves.append(curve_of(f"{title} fine-tuning", encoder_meta, "finetune"))
+    else:
+        encoder_curves.append(curve_of(f"{title} (trained jointly)", encoder_meta))
+    blstm = curve_of(f"BLSTM autoencoder on {title} codes", load_tree(blstm_file)[1])
+    notes = {}
+    for curve in [*encoder_curves, blstm]:
+        notes[curve.title] = trend_note(curve.losses)
+        logger.info("%s: %s", curve.title, notes[curve.title])
+    figure = plot_training_curves(
+        {
+            f"Table 2 encoder {title} ({model})": encoder_curves,
+            "BLSTM autoencoder (utterance vectors)": [blstm],
+        },
+        f"Training curves, corpus {corpus}",
+    )
+    save_figure(figure, figure_out)
+    return notes
 
 
 def separation(
