@@ -686,6 +686,24 @@ def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_
     assert result["pretraining"] == "train"
 
 
+def test_pretraining_on_every_corpus_feeds_every_learned_column(tiny_run):
+    joint = {**TINY, "classification": {**TINY["classification"], "pretraining": "corpora"}}
+    targets = [
+        "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json",
+        "results/demo/folds/pooled/Ses02-Ses02M.json",
+        "results/demo/folds/blstm/Ses02-Ses02M.json",
+    ]
+    process = snakemake(tiny_run, "--forcerun", "fold_mlp", "fold_vectors", *targets, config=joint)
+    assert process.returncode == 0, process.stderr[-3000:]
+    for target in targets:
+        result = json.loads((tiny_run / target).read_text())
+        assert result["pretraining"] == "corpora", target
+    record = read_record(tiny_run / targets[0])
+    assert any(job.startswith("pretrain_layer") and "all-corpora" in job for job in record)
+    assert (tiny_run / "results/demo/utterances-from-all-corpora/tied-fft128-c5.npy").exists()
+    assert (tiny_run / "results/demo/pooled-from-all-corpora/tied-fft128-c5.npy").exists()
+
+
 @pytest.mark.workflow
 def test_a_bad_config_key_stops_the_run_naming_it(tmp_path):
     bad = {**TINY, "features": {"hop_ms": 10, "windw": "hann"}}
