@@ -7,10 +7,16 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
 from affectrep.data.emotions import CLASSES
+from affectrep.defaults import default, schema
 from affectrep.protocol.folds import Fold, fold_result
 from affectrep.protocol.table2 import (
+    HANDCRAFTED_METHODS,
+    LEARNED_METHODS,
+    METHOD_TITLES,
     PAPER_PREFIX,
     aggregate,
+    method_kind,
+    method_title,
     plot_confusion,
     pooled_confusion,
     write_table2,
@@ -108,3 +114,24 @@ def test_confusion_figure_is_written(tmp_path):
     for written in (path, tmp_path / "empty.png"):
         assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and written.stat().st_size > 5000
     assert sorted(p.name for p in tmp_path.rglob("*.png")) == ["confusion.png", "empty.png"]
+
+
+def test_every_method_has_a_title_and_a_kind():
+    """The built-in methods are the schema's enum, each titled and either hand-crafted or
+    learned (paired comparisons take the best hand-crafted column as the baseline); any other
+    column is a representation brought from elsewhere, neither of the two."""
+    methods = schema()["properties"]["classification"]["properties"]["methods"]["items"]["enum"]
+    assert set(METHOD_TITLES) == set(methods) == {*HANDCRAFTED_METHODS, *LEARNED_METHODS}
+    assert HANDCRAFTED_METHODS == ("egemaps", "compare")
+    assert default("classification.methods") == [
+        "pretrained-mlp",
+        "mlp",
+        "egemaps",
+        "compare",
+        "blstm",
+    ]
+    assert method_kind("compare") == method_kind("egemaps") == "handcrafted"
+    assert method_kind("blstm") == "learned" and method_kind("wav2vec2") == "external"
+    assert method_title("compare", "TIED-128-5") == "ComParE 2016 softmax"
+    assert method_title("blstm", "TIED-128-5") == "BLSTM (TIED-128-5) softmax"
+    assert method_title("wav2vec2", "TIED-128-5") == "wav2vec2 (external vectors) softmax"

@@ -5,23 +5,25 @@
 
 wildcard_constraints:
     mlp_method="pretrained-mlp|mlp",
-    vector_method="egemaps|blstm",
+    vector_method="|".join(re.escape(m) for m in (*FUNCTIONAL_SETS, "blstm", *EXTERNAL)),
+    functionals="|".join(FUNCTIONAL_SETS),
     fold="fold[0-9]+-[A-Za-z0-9_.-]+",
 
 
-rule egemaps:
-    """openSMILE eGeMAPS v02 functionals of every utterance (the off-the-shelf baseline)."""
+rule functionals:
+    """openSMILE functionals of every utterance: eGeMAPS v02 (88) or ComParE 2016 (6,373),
+    the hand-crafted baselines."""
     input:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        vectors=f"{RESULTS}/{{corpus}}/egemaps/functionals.npy",
-        ids=f"{RESULTS}/{{corpus}}/egemaps/functionals.tsv",
-        names=f"{RESULTS}/{{corpus}}/egemaps/feature_names.txt",
-        provenance=f"{RESULTS}/{{corpus}}/egemaps/functionals.json",
+        vectors=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.npy",
+        ids=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.tsv",
+        names=f"{RESULTS}/{{corpus}}/{{functionals}}/feature_names.txt",
+        provenance=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.json",
     log:
-        f"{RESULTS}/{{corpus}}/logs/egemaps.log",
+        f"{RESULTS}/{{corpus}}/logs/{{functionals}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/egemaps.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/{{functionals}}.tsv"
     conda:
         "../../envs/egemaps.yaml"
     threads: 1
@@ -30,8 +32,9 @@ rule egemaps:
         runtime=120,
     params:
         policy=plain(audio_policy(config)),
+        feature_set=lambda wildcards: wildcards.functionals,
     script:
-        "../scripts/egemaps.py"
+        "../scripts/functionals.py"
 
 
 rule fold_mlp:
@@ -61,7 +64,8 @@ rule fold_mlp:
 
 
 rule fold_vectors:
-    """One run of the softmax on utterance vectors (eGeMAPS functionals or BLSTM vectors)."""
+    """One run of the softmax on utterance vectors (openSMILE functionals, BLSTM vectors, or
+    vectors computed elsewhere: `classification.vectors`)."""
     input:
         unpack(vector_fold_inputs),
     output:
@@ -81,11 +85,10 @@ rule fold_vectors:
         settings=lambda wildcards: plain(
             {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
         ),
-        pretraining=lambda wildcards: (
-            "none"
-            if wildcards.vector_method == "egemaps"
-            else config["classification"]["pretraining"]
-        ),
+        pretraining=lambda wildcards: vector_pretraining(wildcards.vector_method),
+        # The `classification.vectors` entry of an external column (None for the others): its
+        # record names the files, which no provenance record of the workflow describes.
+        external=lambda wildcards: plain(EXTERNAL.get(wildcards.vector_method)),
     script:
         "../scripts/fold_vectors.py"
 
@@ -109,7 +112,7 @@ rule table2:
                 caption="../report/confusion.rst",
                 category="Classification",
             )
-            for method in config["classification"]["methods"]
+            for method in table2_methods()
         ],
     log:
         f"{RESULTS}/{{corpus}}/logs/table2.log",
@@ -121,7 +124,7 @@ rule table2:
         runtime=10,
     params:
         corpus=lambda wildcards: wildcards.corpus,
-        methods=config["classification"]["methods"],
+        methods=table2_methods(),
         titles=lambda wildcards: plain(method_titles()),
     script:
         "../scripts/table2.py"

@@ -7,11 +7,13 @@ from affectrep.config import (
     COMBINED_CORPUS,
     audio_policy,
     corpus_root,
+    external_vectors,
     mlp_settings,
     model_widths,
     spectrogram_spec,
     train_settings,
 )
+from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.provenance import plain
 
 RESULTS = "results"
@@ -149,6 +151,30 @@ def cross_corpus_table(wildcards):
 # --- classification (Table 2) -----------------------------------------------------------------
 
 
+# Vectors computed elsewhere (`classification.vectors`): name -> {path, ids}. Each is one more
+# Table 2 column (after the configured methods) and one more row of the dimensional table.
+EXTERNAL = external_vectors(config)
+
+
+def table2_methods():
+    """Table 2's columns, in order: the configured methods, then the external vectors."""
+    return [*config["classification"]["methods"], *EXTERNAL]
+
+
+def vector_pretraining(method):
+    """The pretraining a vector column's run records: the hand-crafted functionals have none,
+    external vectors were made outside the workflow (on data it does not know), the BLSTM
+    vectors follow `classification.pretraining`."""
+    from affectrep.protocol.table2 import method_kind
+
+    kind = method_kind(method)
+    if kind == "handcrafted":
+        return "none"
+    if kind == "external":
+        return "external"
+    return config["classification"]["pretraining"]
+
+
 def classification_encoder():
     from affectrep.model_id import ModelId
 
@@ -160,7 +186,7 @@ def method_titles():
     from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
-    return {m: method_title(m, encoder) for m in config["classification"]["methods"]}
+    return {m: method_title(m, encoder) for m in table2_methods()}
 
 
 def manifest_of(corpus):
@@ -192,8 +218,13 @@ def mlp_fold_inputs(wildcards):
 
 def vector_fold_inputs(wildcards):
     corpus = wildcards.corpus
-    if wildcards.vector_method == "egemaps":
-        stem = f"{RESULTS}/{corpus}/egemaps/functionals"
+    method = wildcards.vector_method
+    if method in EXTERNAL:
+        # Declared as inputs: replacing either file reruns the column.
+        files = EXTERNAL[method]
+        return {"vectors": files["path"], "ids": files["ids"], "manifest": manifest_of(corpus)}
+    if method in FUNCTIONAL_SETS:
+        stem = f"{RESULTS}/{corpus}/{method}/functionals"
     else:
         stem = f"{RESULTS}/{corpus}/utterances{scope_of(wildcards)}/{classification_encoder()}"
     return {"vectors": f"{stem}.npy", "ids": f"{stem}.tsv", "manifest": manifest_of(corpus)}
@@ -207,7 +238,7 @@ def table2_inputs(wildcards):
         method.replace("-", "_"): [
             f"{RESULTS}/{wildcards.corpus}/folds/{method}/{name}.json" for name in names
         ]
-        for method in config["classification"]["methods"]
+        for method in table2_methods()
     }
 
 
@@ -267,10 +298,7 @@ def report_figures(wildcards):
     return [
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
-        *(
-            f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
-            for m in config["classification"]["methods"]
-        ),
+        *(f"{RESULTS}/{corpus}/figures/confusion_{m}.png" for m in table2_methods()),
         f"{RESULTS}/{corpus}/figures/dimensional.png",
         *(
             f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
@@ -282,7 +310,8 @@ def report_figures(wildcards):
 
 # --- use: dimensional affect, bundles, cross-corpus -------------------------------------------
 
-DIMENSIONAL_SOURCES = ("pooled", "blstm", "egemaps")
+# The dimensional table's rows: the workflow's own representations, then the external vectors.
+DIMENSIONAL_SOURCES = ("pooled", "blstm", *FUNCTIONAL_SETS, *EXTERNAL)
 
 
 def dimensional_titles():
@@ -293,6 +322,8 @@ def dimensional_titles():
         "pooled": f"{encoder} codes, pooled (mean, std)",
         "blstm": f"BLSTM on {encoder} codes",
         "egemaps": "eGeMAPS functionals",
+        "compare": "ComParE 2016 functionals",
+        **{name: f"{name} (external vectors)" for name in EXTERNAL},
     }
 
 
@@ -306,8 +337,11 @@ def dimensional_sources(wildcards):
     for source in DIMENSIONAL_SOURCES:
         out[source] = {}
         for fold in fold_names(manifest_of(corpus)):
-            if source == "egemaps":
-                stem = f"{RESULTS}/{corpus}/egemaps/functionals"
+            if source in EXTERNAL:
+                out[source][fold] = (EXTERNAL[source]["path"], EXTERNAL[source]["ids"])
+                continue
+            if source in FUNCTIONAL_SETS:
+                stem = f"{RESULTS}/{corpus}/{source}/functionals"
             else:
                 folder = "pooled" if source == "pooled" else "utterances"
                 scope = scope_of(SimpleNamespace(corpus=corpus, fold=fold))

@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from affectrep.atomic import atomic_path
+from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.data.emotions import CLASSES
 from affectrep.html import html_twin, write_html
 from affectrep.protocol.tables import markdown_table, write_tsv
@@ -68,11 +69,34 @@ METHOD_TITLES = {
     "pretrained-mlp": "Pretrained MLP ({encoder})",
     "mlp": "MLP (no pretraining)",
     "egemaps": "eGeMAPS softmax",
+    "compare": "ComParE 2016 softmax",
     "blstm": "BLSTM ({encoder}) softmax",
 }
+# What kind of representation each column is, for comparisons between kinds (a learnt
+# representation is worth something only if it beats the best hand-crafted column). The
+# hand-crafted ones are openSMILE's functionals (`affectrep.data.egemaps`); the learned ones
+# are trained here, with or without the autoencoder. A column of vectors computed elsewhere
+# (`classification.vectors`, any other name) is `external`: neither, since how it was made,
+# and on which speakers, is not known here.
+HANDCRAFTED_METHODS: tuple[str, ...] = tuple(FUNCTIONAL_SETS)  # ("egemaps", "compare")
+LEARNED_METHODS: tuple[str, ...] = ("pretrained-mlp", "mlp", "blstm")
+EXTERNAL_TITLE = "{name} (external vectors) softmax"
+
+
+def method_kind(method: str) -> str:
+    """`handcrafted`, `learned` or `external` (a column of `classification.vectors`)."""
+    if method in HANDCRAFTED_METHODS:
+        return "handcrafted"
+    if method in LEARNED_METHODS:
+        return "learned"
+    return "external"
 
 
 def method_title(method: str, encoder_title: str) -> str:
+    """The column title of a method; any name that is not a built-in method is a column of
+    external vectors."""
+    if method not in METHOD_TITLES:
+        return EXTERNAL_TITLE.format(name=method)
     return METHOD_TITLES[method].format(encoder=encoder_title)
 
 
