@@ -32,7 +32,7 @@ rule functionals:
         runtime=120,
     params:
         policy=plain(audio_policy(config)),
-        feature_set=lambda wildcards: wildcards.functionals,
+        feature_set=lambda wildcards: plain(wildcards.functionals),
     script:
         "../scripts/functionals.py"
 
@@ -85,7 +85,7 @@ rule fold_vectors:
         settings=lambda wildcards: plain(
             {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
         ),
-        pretraining=lambda wildcards: vector_pretraining(wildcards.vector_method),
+        pretraining=lambda wildcards: plain(vector_pretraining(wildcards.vector_method)),
         # The `classification.vectors` entry of an external column (None for the others): its
         # record names the files, which no provenance record of the workflow describes.
         external=lambda wildcards: plain(EXTERNAL.get(wildcards.vector_method)),
@@ -124,7 +124,7 @@ rule table2:
         runtime=10,
     params:
         corpus=lambda wildcards: wildcards.corpus,
-        methods=table2_methods(),
+        methods=plain(table2_methods()),
         titles=lambda wildcards: plain(method_titles()),
     script:
         "../scripts/table2.py"
