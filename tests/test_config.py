@@ -132,3 +132,69 @@ def test_an_export_or_encoder_outside_autoencoders_models_is_fine_if_its_spectro
     config["features"]["spectrograms"]["logmel40"]["fmax"] = 8000.0
     config["features"]["window"] = "hann"
     validate_config(config)
+
+
+# --- Vectors computed elsewhere (classification.vectors) -----------------------------------
+
+
+def _with_vectors(vectors: dict) -> dict:
+    config = copy.deepcopy(_default())
+    config["classification"]["vectors"] = vectors
+    return config
+
+
+def test_external_vectors_and_compare_are_accepted_and_paths_stay_relative():
+    from affectrep.config import external_vectors
+
+    config = validate_config(
+        _with_vectors(
+            {
+                "wav2vec2-base": {"path": "emb/w2v.npy", "ids": "emb/w2v.txt"},
+                "mine_2": {"path": "~/m.npy", "ids": "/abs/m.tsv"},
+            }
+        )
+    )
+    assert "compare" in config["classification"]["methods"]
+    found = external_vectors(config)
+    assert found["wav2vec2-base"] == {"path": "emb/w2v.npy", "ids": "emb/w2v.txt"}
+    assert found["mine_2"]["path"] == str(Path("~/m.npy").expanduser())
+    assert external_vectors(validate_config(_default())) == {}
+
+
+@pytest.mark.parametrize(
+    ("vectors", "message"),
+    [
+        ({"egemaps": {"path": "a.npy", "ids": "a.txt"}}, "vectors.egemaps: 'egemaps' names a"),
+        ({"pooled": {"path": "a.npy", "ids": "a.txt"}}, "vectors.pooled: 'pooled' names a"),
+        (
+            {"pretrained_mlp": {"path": "a.npy", "ids": "a.txt"}},
+            "vectors.pretrained_mlp: 'pretrained_mlp' and 'pretrained-mlp' differ only",
+        ),
+        (
+            {"a-b": {"path": "a.npy", "ids": "a.txt"}, "a_b": {"path": "b.npy", "ids": "b"}},
+            "vectors.a_b: 'a_b' and 'a-b' differ only in - and _",
+        ),
+        ({"items": {"path": "a.npy", "ids": "a.txt"}}, "vectors.items: 'items' is a name"),
+        ({"my vec": {"path": "a.npy", "ids": "a.txt"}}, "vectors: 'my vec' does not match"),
+        ({"2vec": {"path": "a.npy", "ids": "a.txt"}}, "vectors: '2vec' does not match"),
+        ({"x": {"path": "a.npy"}}, "vectors.x: 'ids' is a required property"),
+        ({"x": {"path": "a.npy", "ids": "a", "dims": 3}}, "vectors.x: Additional properties"),
+        ({"x": {"path": "a.npz", "ids": "a.txt"}}, "vectors.x.path: 'a.npz' is not a .npy"),
+        ({"x": {"path": "a.npy", "ids": "a.npy"}}, "vectors.x.ids: the ids need a file"),
+        ({"x": {"path": "", "ids": "a.txt"}}, "vectors.x.path: '' should be non-empty"),
+    ],
+)
+def test_external_vector_names_and_paths_are_checked_naming_the_key(vectors, message):
+    with pytest.raises(ConfigError) as caught:
+        validate_config(_with_vectors(vectors))
+    assert caught.value.args[0].startswith("config key classification.vectors")
+    assert message in caught.value.args[0] and "\n" not in caught.value.args[0]
+
+
+def test_compare_is_a_method():
+    config = copy.deepcopy(_default())
+    config["classification"]["methods"] = ["compare"]
+    validate_config(config)
+    config["classification"]["methods"] = ["gemaps"]
+    with pytest.raises(ConfigError, match="classification.methods.0: 'gemaps' does not match"):
+        validate_config(config)

@@ -1,16 +1,33 @@
-"""eGeMAPS functionals from our audio, and the utterance softmax that never looks at the test."""
+"""openSMILE functionals (eGeMAPS, ComParE 2016) from our audio, and the utterance softmax that
+never looks at the test."""
 
+import importlib.util
 import json
+import logging
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from affectrep.data.egemaps import N_EGEMAPS, egemaps_features
+from affectrep.data.audio import AudioPolicy
+from affectrep.data.egemaps import (
+    N_COMPARE,
+    N_EGEMAPS,
+    egemaps_features,
+    functional_set,
+    functionals_features,
+)
 from affectrep.data.emotions import CLASSES
-from affectrep.data.manifest import Utterance
+from affectrep.data.manifest import Utterance, write_manifest
 from affectrep.protocol.folds import make_folds
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
+
+# openSMILE is an optional extra (`egemaps`); without it the extraction tests have nothing to
+# run, and the rest of this file still does.
+needs_opensmile = pytest.mark.skipif(
+    importlib.util.find_spec("opensmile") is None,
+    reason="openSMILE is not installed (pip install -e '.[egemaps]')",
+)
 
 
 def _voice(rate, seconds, f0, seed):
@@ -21,6 +38,7 @@ def _voice(rate, seconds, f0, seed):
     return (0.2 * tone + 0.01 * noise).astype(np.float32)
 
 
+@needs_opensmile
 def test_egemaps_of_a_tone_are_88_finite_functionals(tmp_path):
     rows = []
     for number, (rate, f0) in enumerate([(16_000, 140.0), (44_100, 220.0)]):
@@ -35,6 +53,55 @@ def test_egemaps_of_a_tone_are_88_finite_functionals(tmp_path):
     # and 220 / 140 is 7.8 semitones.
     f0 = features[:, names.index("F0semitoneFrom27.5Hz_sma3nz_amean")]
     assert f0[1] - f0[0] == pytest.approx(12 * np.log2(220 / 140), abs=1.0)
+
+
+@needs_opensmile
+def test_compare_of_a_tone_are_6373_functionals_named_as_opensmile_names_them(tmp_path, caplog):
+    import opensmile
+
+    rows = []
+    for number, seconds in enumerate([1.0, 0.05]):  # the second is shorter than a window
+        path = tmp_path / f"u{number}.wav"
+        sf.write(path, _voice(16_000, seconds, 150.0, number), 16_000)
+        rows.append(Utterance(id=f"u{number}", path=str(path), speaker="s"))
+    with caplog.at_level(logging.INFO):
+        # The workflow rejects audio under 0.25 s (`audio.min_duration_s`); here it may pass.
+        policy = AudioPolicy(min_duration_s=0.01)
+        features, names = functionals_features(rows, "compare", policy=policy)
+    assert features.shape == (2, N_COMPARE) == (2, 6373) and features.dtype == np.float32
+    reference = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.ComParE_2016,
+        feature_level=opensmile.FeatureLevel.Functionals,
+    )
+    assert names == list(reference.feature_names) and len(set(names)) == N_COMPARE
+    # Finite or NaN, never infinite: the 1 s voice has (nearly) every value, the 50 ms one
+    # none, and both are counted in the log rather than warned about per utterance.
+    assert not np.isinf(features).any()
+    assert np.isfinite(features[0]).mean() > 0.99 and np.isnan(features[1]).all()
+    assert "1 utterances too short for openSMILE's windows" in caplog.text
+    assert "ms of openSMILE per second of audio" in caplog.text
+
+
+@needs_opensmile
+def test_the_functionals_stage_writes_vectors_ids_and_names(tmp_path):
+    from affectrep.stages.classification import functionals
+
+    path = tmp_path / "u.wav"
+    sf.write(path, _voice(16_000, 1.0, 150.0, 0), 16_000)
+    rows = [Utterance(id=f"u{k}", path=str(path), speaker=f"s{k}") for k in range(2)]
+    write_manifest(rows, tmp_path / "manifest.tsv")
+    out = {name: tmp_path / name for name in ("f.npy", "f.tsv", "names.txt")}
+    x = functionals(tmp_path / "manifest.tsv", *out.values(), {}, "compare")
+    assert np.load(out["f.npy"]).shape == x.shape == (2, N_COMPARE)
+    assert out["f.tsv"].read_text() == "id\tspeaker\nu0\ts0\nu1\ts1\n"
+    assert len(out["names.txt"].read_text().splitlines()) == N_COMPARE
+
+
+def test_the_functional_sets_are_known_by_name():
+    assert functional_set("egemaps").opensmile == "eGeMAPSv02" and N_EGEMAPS == 88
+    assert functional_set("compare").opensmile == "ComParE_2016"
+    with pytest.raises(ValueError, match="known are egemaps, compare"):
+        functional_set("gemaps")
 
 
 def _vectors(seed=0, per_speaker=12, dims=10, spread=2.0):
@@ -100,3 +167,24 @@ def test_an_empty_role_is_refused():
     labels[[s == fold.validation_speaker for s in speakers]] = -1
     with pytest.raises(ValueError, match="no labelled utterances for validation"):
         evaluate_utterance_classifier(x, labels, speakers, fold)
+
+
+def test_constant_empty_and_huge_columns_leave_the_softmax_working():
+    """ComParE on short or quiet signals: columns constant on a corpus, all NaN on the
+    training speakers, or of magnitude 1e11 (energies). The imputer makes an all-NaN column
+    zero, the scaler leaves a constant one at zero, so neither moves a prediction; the others
+    still separate the classes, with no warning from scikit-learn."""
+    import warnings
+
+    x, labels, speakers, ids, rows = _vectors(dims=6)
+    fold = make_folds(rows)[0]
+    train = np.array([fold.role_of(s) == "train" for s in speakers])
+    extra = np.zeros((len(x), 3))
+    extra[:, 0] = 7.0  # constant
+    extra[train, 1] = np.nan  # empty on the training speakers, values elsewhere
+    extra[~train, 1] = 1e11
+    extra[:, 2] = 1e11 * (1 + np.random.default_rng(0).random(len(x)))  # huge
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = evaluate_utterance_classifier(np.hstack([x, extra]), labels, speakers, fold)
+    assert result["unweighted_accuracy"] >= 0.9 and result["feature_dims"] == 9

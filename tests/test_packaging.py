@@ -297,11 +297,11 @@ def test_workflow_env_lists_bioconda_for_snakemake_after_conda_forge():
     assert "opensmile" not in _packages(env)
 
 
-def test_the_egemaps_rule_has_its_own_env_with_opensmile():
+def test_the_functionals_rule_has_its_own_env_with_opensmile():
     env = _env("egemaps.yaml")
     assert "opensmile" in _packages(env)
     rules = (ROOT / "workflow" / "rules" / "classification.smk").read_text()
-    body = rules[rules.index("rule egemaps:") :]
+    body = rules[rules.index("rule functionals:") :]
     body = body[: body.index("\nrule ", 1)] if "\nrule " in body[1:] else body
     assert re.search(r'conda:\s*\n\s*"\.\./\.\./envs/egemaps\.yaml"', body)
 
@@ -323,13 +323,13 @@ MODULES = {
 }
 
 
-def test_the_egemaps_script_imports_nothing_its_env_leaves_out():
+def test_the_functionals_script_imports_nothing_its_env_leaves_out():
     """What workflow.yaml has and egemaps.yaml does not (JAX, Flax, matplotlib, ...) must not
-    be imported by the library modules the egemaps script imports."""
+    be imported by the library modules the functionals script imports."""
     left_out = _packages(_env("workflow.yaml")) - _packages(_env("egemaps.yaml"))
     left_out.discard("snakemake")  # Snakemake's `script:` brings its own modules
     forbidden = sorted(MODULES[name] for name in left_out)
-    script = ROOT / "workflow" / "scripts" / "egemaps.py"
+    script = ROOT / "workflow" / "scripts" / "functionals.py"
     modules = sorted(
         {
             node.module if isinstance(node, ast.ImportFrom) else alias.name
@@ -339,7 +339,7 @@ def test_the_egemaps_script_imports_nothing_its_env_leaves_out():
             if (getattr(node, "module", None) or alias.name).startswith("affectrep")
         }
     )
-    assert modules, "the egemaps script imports no affectrep module"
+    assert modules, "the functionals script imports no affectrep module"
     code = (
         f"import sys\nfor m in {modules!r}:\n    __import__(m)\n"
         f"print([m for m in {forbidden!r} if m in sys.modules])\n"

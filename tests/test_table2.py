@@ -1,16 +1,24 @@
 """Table 2: mean and spread over runs, the paper's columns labelled, a confusion figure."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, recall_score
 
+from affectrep.config import BUILTIN_METHODS
 from affectrep.data.emotions import CLASSES
+from affectrep.defaults import default, schema
 from affectrep.protocol.folds import Fold, fold_result
 from affectrep.protocol.table2 import (
+    HANDCRAFTED_METHODS,
+    LEARNED_METHODS,
+    METHOD_TITLES,
     PAPER_PREFIX,
     aggregate,
+    method_kind,
+    method_title,
     plot_confusion,
     pooled_confusion,
     write_table2,
@@ -108,3 +116,35 @@ def test_confusion_figure_is_written(tmp_path):
     for written in (path, tmp_path / "empty.png"):
         assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and written.stat().st_size > 5000
     assert sorted(p.name for p in tmp_path.rglob("*.png")) == ["confusion.png", "empty.png"]
+
+
+def test_every_method_has_a_title_and_a_kind():
+    """The built-in methods are the schema's enum, each titled and either hand-crafted or
+    learned (paired comparisons take the best hand-crafted column as the baseline); any other
+    column is a representation brought from elsewhere, neither of the two."""
+    pattern = schema()["properties"]["classification"]["properties"]["methods"]["items"]["pattern"]
+    assert set(METHOD_TITLES) == {*HANDCRAFTED_METHODS, *LEARNED_METHODS}
+    assert set(METHOD_TITLES) == set(BUILTIN_METHODS)
+    for method in METHOD_TITLES:
+        assert re.fullmatch(pattern, method), method
+        assert method == "mlp" or method in pattern  # every built-in method is accepted
+    assert re.fullmatch(pattern, "pooled+compare") and not re.fullmatch(pattern, "wav2vec2")
+    assert HANDCRAFTED_METHODS == ("egemaps", "compare")
+    assert default("classification.methods") == [
+        "pretrained-mlp",
+        "mlp",
+        "egemaps",
+        "compare",
+        "pooled",
+        "blstm",
+    ]
+    assert method_kind("compare") == method_kind("egemaps") == "hand-crafted"
+    assert method_kind("egemaps+compare") == "hand-crafted"
+    assert method_kind("pooled+egemaps") == method_kind("blstm") == "learned"
+    assert method_kind("wav2vec2") == "external" == method_kind("pooled", external=["pooled"])
+    assert method_title("pooled+compare", "TIED-128-5") == (
+        "pooled TIED-128-5 codes + ComParE 2016 softmax"
+    )
+    assert method_title("compare", "TIED-128-5") == "ComParE 2016 softmax"
+    assert method_title("blstm", "TIED-128-5") == "BLSTM (TIED-128-5) softmax"
+    assert method_title("wav2vec2", "TIED-128-5") == "wav2vec2 (external vectors) softmax"

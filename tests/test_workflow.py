@@ -54,6 +54,9 @@ TINY = {
     "classification": {
         "mlp": {"max_epochs": 2, "patience": 1, "batch_size": 100, "max_train_frames": 3000},
         "utterance": {"c_grid": [0.1, 1.0]},
+        # A representation brought from elsewhere (written by `tiny_run` once the manifest
+        # exists; a relative path starts at the working directory).
+        "vectors": {"ext": {"path": "external/ext.npy", "ids": "external/ext.txt"}},
     },
     "use": {"cross_corpus": ["demo", "other"], "window_s": 2.0},
 }
@@ -83,9 +86,30 @@ def snakemake(workdir: Path, *args: str, config: dict = TINY) -> subprocess.Comp
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
+def _external_vectors(workdir: Path) -> None:
+    """TINY's external vectors: 8-d, around one centre per class (and one for the other
+    utterances), for every utterance of the manifest plus one the manifest does not have;
+    ids one per line."""
+    from affectrep.data.emotions import CLASSES
+
+    rows = read_manifest(workdir / "results" / "demo" / "manifest.tsv")
+    rng = np.random.default_rng(0)
+    centres = 2 * rng.normal(size=(len(CLASSES) + 1, 8))
+    label = [CLASSES.index(r.emotion) if r.emotion in CLASSES else len(CLASSES) for r in rows]
+    x = np.vstack([centres[label] + rng.normal(size=(len(rows), 8)), rng.normal(size=(1, 8))])
+    (workdir / "external").mkdir()
+    np.save(workdir / "external" / "ext.npy", x.astype(np.float32))
+    ids = [r.id for r in rows] + ["not-in-the-manifest"]
+    (workdir / "external" / "ext.txt").write_text("\n".join(ids) + "\n")
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
+    # The external vectors need the manifest's ids: the corpus first, then everything.
+    process = snakemake(workdir, "results/demo/manifest.tsv")
+    assert process.returncode == 0, process.stderr[-5000:]
+    _external_vectors(workdir)
     process = snakemake(workdir, "all")
     assert process.returncode == 0, process.stderr[-5000:]
     return workdir
@@ -185,7 +209,7 @@ def test_blstm_vectors_figures_and_separation(tiny_run):
 def test_folds_table2_and_report(tiny_run):
     results = tiny_run / "results" / "demo"
     speakers = {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"}
-    for method in ("pretrained-mlp", "mlp", "egemaps", "blstm"):
+    for method in ("pretrained-mlp", "mlp", "egemaps", "compare", "blstm", "ext"):
         runs = [json.loads(p.read_text()) for p in (results / "folds" / method).glob("*.json")]
         assert {run["test_speaker"] for run in runs} == speakers
         for run in runs:
@@ -225,6 +249,27 @@ def test_folds_table2_and_report(tiny_run):
         "UA",
     ]
     assert "Pretrained MLP (TIED-128-5)" in table[0] and "paper IEMOCAP: TIED-128-5" in table[0]
+    # The hand-crafted columns, then the external vectors after the configured methods.
+    columns = table[0].split("\t")
+    assert columns.index("eGeMAPS softmax") + 1 == columns.index("ComParE 2016 softmax")
+    assert columns.index("ext (external vectors) softmax") == 6
+    compare = np.load(results / "compare" / "functionals.npy")
+    assert compare.shape == (48, 6373) and not np.isinf(compare).any()
+    names = (results / "compare" / "feature_names.txt").read_text().splitlines()
+    assert len(names) == 6373 and names[0] == "audspec_lengthL1norm_sma_range"
+    assert "functionals[corpus=demo,functionals=compare]" in read_record(
+        results / "compare" / "functionals.npy"
+    )
+    assert np.load(results / "egemaps" / "functionals.npy").shape == (48, 88)
+    assert "ms of openSMILE per second of audio" in (results / "logs" / "compare.log").read_text()
+    # The external column: checked, its extra id ignored, its files recorded.
+    run = json.loads((results / "folds" / "ext" / "Ses01-Ses01F.json").read_text())
+    assert run["pretraining"] == "external" and run["external_vectors"]["utterances"] == 48
+    assert run["provenance"]["fold_vectors[corpus=demo,fold=Ses01-Ses01F,vector_method=ext]"][
+        "external"
+    ] == {"ids": "external/ext.txt", "path": "external/ext.npy"}
+    log = (results / "logs" / "folds" / "ext_Ses01-Ses01F.log").read_text()
+    assert "1 of its 49 ids are not in the manifest and are ignored: not-in-the-manifest" in log
     # The HTML twin that the Snakemake report shows, with the Markdown's provenance record.
     page = (results / "tables" / "table2.html").read_text(encoding="utf-8")
     assert "<table>" in page and "<td>WA</td>" in page and '<meta charset="utf-8">' in page
@@ -495,7 +540,12 @@ def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
         "valence r",
         "runs",
     ]
-    assert len(dimensional) == 4 and all(line.endswith("\t6") for line in dimensional[1:])
+    assert len(dimensional) == 6 and all(line.endswith("\t6") for line in dimensional[1:])
+    assert {line.split("\t")[0] for line in dimensional[1:]} >= {
+        "eGeMAPS functionals",
+        "ComParE 2016 functionals",
+        "ext (external vectors)",
+    }
     cells = json.loads((results / "cross_corpus" / "tied-fft128-c5.json").read_text())["cells"]
     assert {(c["train"], c["test"]) for c in cells} == {
         (a, b) for a in ("demo", "other", "all-corpora") for b in ("demo", "other")
@@ -577,7 +627,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     assert planned["pretrain_layer"] == 2 and planned["train_deep"] == 1  # the two mel models
     assert not {
         "corpus",
-        "egemaps",
+        "functionals",
         "fold_mlp",
         "fold_vectors",
         "table2",
@@ -591,7 +641,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     # Autoencoder training: every model and what uses it, not the features or eGeMAPS.
     planned = _planned(settled_copy, _changed("autoencoders.epochs", 3))
     assert planned["pretrain_layer"] == 8 and planned["fold_mlp"] == 6  # pretrained MLP only
-    assert not {"corpus", "features", "egemaps", "validate_baseline"} & set(planned)
+    assert not {"corpus", "features", "functionals", "validate_baseline"} & set(planned)
     # The BLSTM: its vectors and their uses.
     planned = _planned(settled_copy, _changed("representations.blstm.epochs", 3))
     assert planned == {
@@ -613,6 +663,12 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     # Use: the bundle (and the report that shows its card).
     planned = _planned(settled_copy, _changed("use.window_s", 3.0))
     assert planned == {"export": 1, "report": 1, "all": 1}
+    # New external vectors (the files are inputs; Snakemake compares their checksums, so
+    # new content, not a new modification time): their column and row, nothing else.
+    vectors = settled_copy / "external" / "ext.npy"
+    np.save(vectors, 2 * np.load(vectors))
+    planned = _planned(settled_copy, TINY)
+    assert planned == {"fold_vectors": 6, "table2": 1, "dimensional": 1, "report": 1, "all": 1}
 
 
 @pytest.mark.workflow

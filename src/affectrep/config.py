@@ -81,6 +81,7 @@ def _check_references(config: dict) -> None:
                 f"{sorted(corpora)}"
             )
     _check_model_ids(config)
+    _check_vectors(config["classification"].get("vectors", {}))
     spectrograms = config["features"]["spectrograms"]
     for spec in config["validation"]["baselines"]:
         if spec not in spectrograms:
@@ -143,6 +144,75 @@ def _check_model_ids(config: dict) -> None:
                 f"config key {key}: {model} needs spectrogram {parsed.spec!r}, which is not "
                 f"in features.spectrograms ({sorted(spectrograms)})"
             )
+
+
+# Names an external-vectors column cannot take besides the built-in methods (the schema's
+# `classification.methods`): `pooled` is a row of the activation/valence table, whose rows
+# are keyed by name like Table 2's columns.
+RESERVED_VECTOR_NAMES = ("pooled",)
+
+
+# The Table 2 methods the workflow computes itself (the schema's `classification.methods`
+# pattern accepts these and fused vector methods such as `pooled+egemaps`; tests check that
+# both agree with `affectrep.protocol.table2.METHOD_TITLES`).
+BUILTIN_METHODS = ("pretrained-mlp", "mlp", "egemaps", "compare", "pooled", "blstm")
+
+
+def builtin_methods() -> list[str]:
+    """The Table 2 methods the workflow computes itself (`BUILTIN_METHODS`)."""
+    return list(BUILTIN_METHODS)
+
+
+def external_vectors(config: dict) -> dict[str, dict[str, str]]:
+    """name -> {"path", "ids"} of `classification.vectors`, `~` expanded; a relative path
+    stays relative, so that it starts at the working directory, as Snakemake reads every
+    relative path (a corpus's `root` likewise)."""
+    entries = config["classification"].get("vectors") or {}
+    return {
+        name: {key: str(Path(entry[key]).expanduser()) for key in ("path", "ids")}
+        for name, entry in entries.items()
+    }
+
+
+def _check_vectors(vectors: dict) -> None:
+    """What can be checked of `classification.vectors` before anything runs: each name can
+    be a column of its own (not a built-in method or another name in disguise: Table 2's
+    inputs are keyed by the name with `-` as `_`, and Snakemake keeps some names for itself),
+    and each entry names a `.npy` and a different ids file. The files' contents are checked
+    when the column's first run reads them (`affectrep.data.vectors.load_external_vectors`):
+    they need not exist for targets that do not use them."""
+    named: type
+    try:  # where Snakemake 9 keeps its named lists (earlier releases: snakemake.io)
+        from snakemake.iocontainers import InputFiles
+
+        named = InputFiles
+    except ImportError:
+        named = list
+    taken = {name.replace("-", "_"): name for name in builtin_methods()}
+    taken.update({name: name for name in RESERVED_VECTOR_NAMES})
+    for name, entry in vectors.items():
+        key = f"config key classification.vectors.{name}"
+        if name in builtin_methods() or name in RESERVED_VECTOR_NAMES:
+            raise ConfigError(
+                f"{key}: {name!r} names a built-in column (of Table 2 or the activation/valence "
+                "table); name your vectors otherwise"
+            )
+        input_key = name.replace("-", "_")
+        if input_key in taken:
+            raise ConfigError(
+                f"{key}: {name!r} and {taken[input_key]!r} differ only in - and _, which "
+                "Table 2's inputs do not tell apart; rename one"
+            )
+        if hasattr(named, input_key):
+            raise ConfigError(f"{key}: {name!r} is a name Snakemake reserves; rename it")
+        taken[input_key] = name
+        if Path(entry["path"]).suffix != ".npy":
+            raise ConfigError(
+                f"{key}.path: {entry['path']!r} is not a .npy file (save the vectors with "
+                "numpy.save)"
+            )
+        if Path(entry["path"]).expanduser() == Path(entry["ids"]).expanduser():
+            raise ConfigError(f"{key}.ids: the ids need a file of their own, not the vectors'")
 
 
 def _check_window(name: str) -> None:

@@ -6,6 +6,7 @@
 wildcard_constraints:
     mlp_method="pretrained-mlp|mlp",
     vector_method=vector_method_pattern(),
+    functionals="|".join(FUNCTIONAL_SETS),
     # `{session}-{test speaker}` (`Ses01-Ses01F`, `g1-03`): `affectrep.protocol.folds.Fold.name`
     fold="[A-Za-z0-9_.-]+-[A-Za-z0-9_.-]+",
 
@@ -29,19 +30,20 @@ rule folds:
         "../scripts/folds.py"
 
 
-rule egemaps:
-    """openSMILE eGeMAPS v02 functionals of every utterance (the off-the-shelf baseline)."""
+rule functionals:
+    """openSMILE functionals of every utterance: eGeMAPS v02 (88) or ComParE 2016 (6,373),
+    the hand-crafted baselines."""
     input:
         manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
     output:
-        vectors=f"{RESULTS}/{{corpus}}/egemaps/functionals.npy",
-        ids=f"{RESULTS}/{{corpus}}/egemaps/functionals.tsv",
-        names=f"{RESULTS}/{{corpus}}/egemaps/feature_names.txt",
-        provenance=f"{RESULTS}/{{corpus}}/egemaps/functionals.json",
+        vectors=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.npy",
+        ids=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.tsv",
+        names=f"{RESULTS}/{{corpus}}/{{functionals}}/feature_names.txt",
+        provenance=f"{RESULTS}/{{corpus}}/{{functionals}}/functionals.json",
     log:
-        f"{RESULTS}/{{corpus}}/logs/egemaps.log",
+        f"{RESULTS}/{{corpus}}/logs/{{functionals}}.log",
     benchmark:
-        f"{RESULTS}/{{corpus}}/benchmarks/egemaps.tsv"
+        f"{RESULTS}/{{corpus}}/benchmarks/{{functionals}}.tsv"
     conda:
         "../../envs/egemaps.yaml"
     threads: 1
@@ -50,8 +52,9 @@ rule egemaps:
         runtime=120,
     params:
         policy=plain(audio_policy(config)),
+        feature_set=lambda wildcards: plain(wildcards.functionals),
     script:
-        "../scripts/egemaps.py"
+        "../scripts/functionals.py"
 
 
 rule fold_mlp:
@@ -81,8 +84,9 @@ rule fold_mlp:
 
 
 rule fold_vectors:
-    """One run of the softmax on utterance vectors (eGeMAPS functionals, BLSTM vectors, pooled
-    codes, or several side by side)."""
+    """One run of the softmax on utterance vectors (openSMILE functionals, BLSTM vectors, pooled
+    codes, several of them side by side, or vectors computed elsewhere:
+    `classification.vectors`)."""
     input:
         unpack(vector_fold_inputs),
     output:
@@ -102,9 +106,10 @@ rule fold_vectors:
         settings=lambda wildcards: plain(
             {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
         ),
-        pretraining=lambda wildcards: (
-            config["classification"]["pretraining"] if learns(wildcards.vector_method) else "none"
-        ),
+        pretraining=lambda wildcards: plain(vector_pretraining(wildcards.vector_method)),
+        # The `classification.vectors` entry of an external column (None for the others): its
+        # record names the files, which no provenance record of the workflow describes.
+        external=lambda wildcards: plain(EXTERNAL.get(wildcards.vector_method)),
     script:
         "../scripts/fold_vectors.py"
 
@@ -132,7 +137,7 @@ rule table2:
                 caption="../report/confusion.rst",
                 category="Classification",
             )
-            for method in config["classification"]["methods"]
+            for method in table2_methods()
         ],
     log:
         f"{RESULTS}/{{corpus}}/logs/table2.log",
@@ -144,7 +149,7 @@ rule table2:
         runtime=10,
     params:
         corpus=lambda wildcards: wildcards.corpus,
-        methods=config["classification"]["methods"],
+        methods=plain(table2_methods()),
         titles=lambda wildcards: plain(method_titles()),
         external=plain(external_methods()),
         paired=plain(paired_settings()),

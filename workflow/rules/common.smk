@@ -7,11 +7,13 @@ from affectrep.config import (
     COMBINED_CORPUS,
     audio_policy,
     corpus_root,
+    external_vectors,
     mlp_settings,
     model_widths,
     spectrogram_spec,
     train_settings,
 )
+from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.provenance import plain
 
 RESULTS = "results"
@@ -158,6 +160,31 @@ def cross_corpus_table(wildcards):
 # --- classification (Table 2) -----------------------------------------------------------------
 
 
+# Vectors computed elsewhere (`classification.vectors`): name -> {path, ids}. Each is one more
+# Table 2 column (after the configured methods) and one more row of the dimensional table.
+EXTERNAL = external_vectors(config)
+
+
+def table2_methods():
+    """Table 2's columns, in order: the configured methods, then the external vectors."""
+    return [*config["classification"]["methods"], *EXTERNAL]
+
+
+def vector_pretraining(method):
+    """The pretraining a vector column's run records: the hand-crafted functionals have none,
+    external vectors were made outside the workflow (on data it does not know), the BLSTM
+    vectors follow `classification.pretraining`."""
+    from affectrep.protocol.table2 import EXTERNAL as EXTERNAL_KIND
+    from affectrep.protocol.table2 import HANDCRAFTED, method_kind
+
+    kind = method_kind(method, external_methods())
+    if kind == HANDCRAFTED:
+        return "none"
+    if kind == EXTERNAL_KIND:
+        return "external"
+    return config["classification"]["pretraining"]
+
+
 def classification_encoder():
     from affectrep.model_id import ModelId
 
@@ -169,13 +196,13 @@ def method_titles():
     from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
-    return {m: method_title(m, encoder) for m in config["classification"]["methods"]}
+    return {m: method_title(m, encoder) for m in table2_methods()}
 
 
 def external_methods():
-    """Table 2 columns that are neither learned here nor hand-crafted (features of an outside
-    model): the paired statistics count them as neither. None so far."""
-    return []
+    """Table 2 columns that are neither learned here nor hand-crafted (vectors of an outside
+    model, `classification.vectors`): the paired statistics count them as neither."""
+    return list(EXTERNAL)
 
 
 def paired_settings():
@@ -222,8 +249,9 @@ MLP_METHODS = ("pretrained-mlp", "mlp")
 
 
 def vector_methods():
-    """The Table 2 methods that classify utterance vectors (a fused one: `a+b`)."""
-    return [m for m in config["classification"]["methods"] if m not in MLP_METHODS]
+    """The Table 2 methods that classify utterance vectors (a fused one: `a+b`; external
+    vectors too)."""
+    return [m for m in table2_methods() if m not in MLP_METHODS]
 
 
 def vector_method_pattern():
@@ -234,29 +262,27 @@ def vector_method_pattern():
 
 
 def vector_stem(corpus, part, wildcards):
-    """Where the utterance vectors of one vector method (`egemaps`, `blstm`, `pooled`) are,
-    without the .npy/.tsv suffix."""
-    if part == "egemaps":
-        return f"{RESULTS}/{corpus}/egemaps/functionals"
+    """Where the utterance vectors of one vector method (`egemaps`, `compare`, `blstm`,
+    `pooled`) are, without the .npy/.tsv suffix."""
+    if part in FUNCTIONAL_SETS:
+        return f"{RESULTS}/{corpus}/{part}/functionals"
     folder = {"blstm": "utterances", "pooled": "pooled"}[part]
     return f"{RESULTS}/{corpus}/{folder}{scope_of(wildcards)}/{classification_encoder()}"
 
 
 def vector_fold_inputs(wildcards):
     corpus = wildcards.corpus
-    stems = [vector_stem(corpus, part, wildcards) for part in wildcards.vector_method.split("+")]
+    method = wildcards.vector_method
+    if method in EXTERNAL:
+        # Declared as inputs: replacing either file reruns the column.
+        files = EXTERNAL[method]
+        return {"vectors": files["path"], "ids": files["ids"], "manifest": manifest_of(corpus)}
+    stems = [vector_stem(corpus, part, wildcards) for part in method.split("+")]
     return {
         "vectors": [f"{stem}.npy" for stem in stems],
         "ids": [f"{stem}.tsv" for stem in stems],
         "manifest": manifest_of(corpus),
     }
-
-
-def learns(method):
-    """Whether a vector method uses the unsupervised pretraining (any learned part)."""
-    from affectrep.protocol.table2 import HANDCRAFTED_METHODS
-
-    return any(part not in HANDCRAFTED_METHODS for part in method.split("+"))
 
 
 def table2_inputs(wildcards):
@@ -267,7 +293,7 @@ def table2_inputs(wildcards):
         method.replace("-", "_"): [
             f"{RESULTS}/{wildcards.corpus}/folds/{method}/{name}.json" for name in names
         ]
-        for method in config["classification"]["methods"]
+        for method in table2_methods()
     }
 
 
@@ -342,10 +368,7 @@ def report_figures(wildcards):
         f"{RESULTS}/{corpus}/figures/figure1.png",
         f"{RESULTS}/{corpus}/figures/figure2.png",
         f"{RESULTS}/{corpus}/figures/training_curves.png",
-        *(
-            f"{RESULTS}/{corpus}/figures/confusion_{m}.png"
-            for m in config["classification"]["methods"]
-        ),
+        *(f"{RESULTS}/{corpus}/figures/confusion_{m}.png" for m in table2_methods()),
         f"{RESULTS}/{corpus}/figures/dimensional.png",
         *(
             f"{RESULTS}/cross_corpus/{config['classification']['encoder']}.png"
@@ -357,7 +380,8 @@ def report_figures(wildcards):
 
 # --- use: dimensional affect, bundles, cross-corpus -------------------------------------------
 
-DIMENSIONAL_SOURCES = ("pooled", "blstm", "egemaps")
+# The dimensional table's rows: the workflow's own representations, then the external vectors.
+DIMENSIONAL_SOURCES = ("pooled", "blstm", *FUNCTIONAL_SETS, *EXTERNAL)
 
 
 def dimensional_titles():
@@ -365,9 +389,11 @@ def dimensional_titles():
 
     encoder = model_title(config["classification"]["encoder"])
     return {
-        "pooled": f"{encoder} codes, pooled (mean, std)",
+        "pooled": f"{encoder} codes, pooled statistics",
         "blstm": f"BLSTM on {encoder} codes",
         "egemaps": "eGeMAPS functionals",
+        "compare": "ComParE 2016 functionals",
+        **{name: f"{name} (external vectors)" for name in EXTERNAL},
     }
 
 
@@ -381,8 +407,11 @@ def dimensional_sources(wildcards):
     for source in DIMENSIONAL_SOURCES:
         out[source] = {}
         for fold in fold_names(manifest_of(corpus)):
-            if source == "egemaps":
-                stem = f"{RESULTS}/{corpus}/egemaps/functionals"
+            if source in EXTERNAL:
+                out[source][fold] = (EXTERNAL[source]["path"], EXTERNAL[source]["ids"])
+                continue
+            if source in FUNCTIONAL_SETS:
+                stem = f"{RESULTS}/{corpus}/{source}/functionals"
             else:
                 folder = "pooled" if source == "pooled" else "utterances"
                 scope = scope_of(SimpleNamespace(corpus=corpus, fold=fold))

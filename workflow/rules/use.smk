@@ -139,6 +139,7 @@ rule dimensional:
         sources=lambda wildcards: plain(dimensional_sources(wildcards)),
         titles=lambda wildcards: plain(dimensional_titles()),
         alphas=plain(config["use"]["regression_alphas"]),
+        external=plain(sorted(EXTERNAL)),
     script:
         "../scripts/dimensional.py"
 

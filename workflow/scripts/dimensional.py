@@ -16,6 +16,7 @@ dimensional(
     runs_out=snakemake.output.runs,
     figure=snakemake.output.figure,
     alphas=snakemake.params.alphas,
+    external=snakemake.params.external,
     logger=logger,
 )
 provenance.stamp(snakemake.output)

@@ -15,6 +15,7 @@ fold_vectors(
     settings=snakemake.params.settings,
     method=snakemake.params.method,
     pretraining=snakemake.params.pretraining,
+    external=snakemake.params.external,
     logger=logger,
 )
 provenance.stamp(snakemake.output)

@@ -9,8 +9,10 @@
 - `spectrogram`: FFT and log-mel frames of a signal.
 - `featureset`: a corpus's normalised frames on disk (frames.npy, index.tsv, stats.npz).
 - `npyio`, `pytree_io`: row blocks of large `.npy` files; parameter trees as plain `.npz`.
-- `vectors`: one vector per utterance on disk (a `.npy` and a TSV of ids).
-- `egemaps`: openSMILE's eGeMAPS functionals of every utterance (the acoustic baseline).
+- `vectors`: one vector per utterance on disk (a `.npy` and a TSV of ids), and the checked
+  loading of vectors computed elsewhere.
+- `egemaps`: openSMILE's eGeMAPS and ComParE 2016 functionals of every utterance (the
+  hand-crafted baselines).
 
 Imports only the top-level helpers (`affectrep.atomic`, `affectrep.progress`, ...).
 """

@@ -1,18 +1,31 @@
-"""The off-the-shelf acoustic baseline: eGeMAPS functionals of every utterance.
+"""The hand-crafted acoustic baselines: openSMILE functionals of every utterance.
 
 The paper compares its learnt representation with a softmax classifier on COVAREP features
 (MFCCs, pitch, peak slope, NAQ, H1-H2, ...). COVAREP is MATLAB; its open, standard
-counterpart is the extended Geneva Minimalistic Acoustic Parameter Set (eGeMAPS v02: 88
-functionals of pitch, jitter, shimmer, loudness, spectral slope, formants, H1-H2, H1-A3,
-MFCC 1-4, ... per utterance), computed here by openSMILE from the audio exactly as the rest of
-the pipeline reads it (`affectrep.data.audio.load_audio`: mono, 16 kHz). The softmax on them
-is `affectrep.protocol.utterance`.
+counterparts are openSMILE's functionals, one vector per utterance, computed here from the
+audio exactly as the rest of the pipeline reads it (`affectrep.data.audio.load_audio`: mono,
+16 kHz). Two sets, so that a learnt representation is measured against a small, interpretable
+set and against a large, brute-force one (a representation that only beats the small one has
+not yet beaten hand-crafted features):
+
+- `egemaps`: the extended Geneva Minimalistic Acoustic Parameter Set (eGeMAPS v02), 88
+  functionals of pitch, jitter, shimmer, loudness, spectral slope, formants, H1-H2, H1-A3,
+  MFCC 1-4, ... chosen for affect by Eyben et al. (2016);
+- `compare`: the ComParE 2016 set of the Interspeech Computational Paralinguistics
+  Challenges, 6,373 functionals of 65 low-level descriptors and their deltas (Schuller et
+  al.), the usual strong hand-crafted baseline.
+
+The softmax on them is `affectrep.protocol.utterance`, the same for both.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,23 +33,122 @@ from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, load_audio
 from affectrep.data.manifest import Utterance
 from affectrep.progress import Progress
 
-N_EGEMAPS = 88
+
+@dataclass(frozen=True)
+class FunctionalSet:
+    """One openSMILE feature set at its Functionals level: `opensmile` names the member of
+    `opensmile.FeatureSet`, `n_features` is what it gives per utterance (checked: a different
+    openSMILE release that changed the set would otherwise pass unnoticed), `title` is how
+    logs and tables name it."""
+
+    key: str
+    opensmile: str
+    n_features: int
+    title: str
 
 
-def make_smile():
-    """openSMILE configured for eGeMAPS v02 functionals (one 88-dim vector per signal)."""
-    import opensmile  # imported here: only this baseline needs the native library
+FUNCTIONAL_SETS: dict[str, FunctionalSet] = {
+    "egemaps": FunctionalSet("egemaps", "eGeMAPSv02", 88, "eGeMAPS"),
+    "compare": FunctionalSet("compare", "ComParE_2016", 6373, "ComParE 2016"),
+}
+N_EGEMAPS = FUNCTIONAL_SETS["egemaps"].n_features
+N_COMPARE = FUNCTIONAL_SETS["compare"].n_features
+
+
+def functional_set(key: str) -> FunctionalSet:
+    """The set named `key` (`egemaps` or `compare`); a ValueError names the known ones."""
+    try:
+        return FUNCTIONAL_SETS[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown openSMILE functionals {key!r}; known are {', '.join(FUNCTIONAL_SETS)}"
+        ) from None
+
+
+def make_smile(feature_set: str = "egemaps") -> Any:
+    """openSMILE configured for the Functionals of `feature_set` (one vector per signal)."""
+    import opensmile  # imported here: only these baselines need the native library
 
     return opensmile.Smile(
-        feature_set=opensmile.FeatureSet.eGeMAPSv02,
+        feature_set=getattr(opensmile.FeatureSet, functional_set(feature_set).opensmile),
         feature_level=opensmile.FeatureLevel.Functionals,
     )
 
 
-def signal_features(smile, signal: np.ndarray, rate: int) -> np.ndarray:
+def signal_features(smile: Any, signal: np.ndarray, rate: int) -> np.ndarray:
     """The functionals of one mono signal: (n_features,) float32."""
     frame = smile.process_signal(np.asarray(signal, dtype=np.float32), rate)
     return frame.to_numpy(dtype=np.float32).reshape(-1)
+
+
+def functionals_features(
+    rows: Sequence[Utterance],
+    feature_set: str = "egemaps",
+    logger: logging.Logger | None = None,
+    policy: AudioPolicy = DEFAULT_POLICY,
+) -> tuple[np.ndarray, list[str]]:
+    """The `feature_set` functionals of every utterance, in `rows` order: ((n, n_features)
+    float32, the names openSMILE gives them).
+
+    Non-finite values (an utterance without voiced frames has no pitch statistics; a signal
+    shorter than a ComParE window gets NaN throughout) are kept as NaN and counted in the log;
+    the classifier fills them with the training speakers' mean, so that no statistic of a
+    held-out speaker leaks into the features. Columns that are constant (or all NaN) on a
+    corpus are left in: the classifier's scaler and imputer make them inert.
+    """
+    logger = logger or logging.getLogger(__name__)
+    spec = functional_set(feature_set)
+    smile = make_smile(feature_set)
+    names = list(smile.feature_names)
+    if len(names) != spec.n_features:
+        raise RuntimeError(
+            f"openSMILE's {spec.opensmile} functionals have {len(names)} features, not the "
+            f"{spec.n_features} of the published set: a different openSMILE release?"
+        )
+    features = np.zeros((len(rows), len(names)), dtype=np.float32)
+    progress = Progress(len(rows), spec.title, logger, unit="utterances")
+    seconds = 0.0  # of audio
+    smile_s = 0.0  # in openSMILE (the rest of the time is reading and resampling audio)
+    too_short = 0
+    for number, row in enumerate(rows):
+        signal = load_audio(row.path, policy)
+        seconds += signal.size / policy.target_rate
+        with warnings.catch_warnings(record=True) as caught:
+            # openSMILE warns "Segment too short, filling with NaN" once per such signal;
+            # counted here and reported once, rather than once per utterance.
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            features[number] = signal_features(smile, signal, policy.target_rate)
+            smile_s += time.perf_counter() - start
+        too_short += any("too short" in str(w.message) for w in caught)
+        progress.update(number + 1)
+    if too_short:
+        logger.warning(
+            "%s: %d utterances too short for openSMILE's windows (their features are NaN)",
+            spec.title,
+            too_short,
+        )
+    bad = ~np.isfinite(features)
+    if bad.any():
+        logger.warning(
+            "%s: %d non-finite values in %d utterances (left as NaN)",
+            spec.title,
+            int(bad.sum()),
+            int(bad.any(axis=1).sum()),
+        )
+        features[bad] = np.nan
+    logger.info(
+        "%s: %d utterances x %d features in %.1f s, %.1f s of it in openSMILE (%.1f s of "
+        "audio: %.1f ms of openSMILE per second of audio)",
+        spec.title,
+        len(rows),
+        len(names),
+        progress.elapsed_s,
+        smile_s,
+        seconds,
+        1000 * smile_s / seconds if seconds > 0 else float("nan"),
+    )
+    return features, names
 
 
 def egemaps_features(
@@ -44,29 +156,6 @@ def egemaps_features(
     logger: logging.Logger | None = None,
     policy: AudioPolicy = DEFAULT_POLICY,
 ) -> tuple[np.ndarray, list[str]]:
-    """eGeMAPS functionals of every utterance, in `rows` order: ((n, 88) float32, names).
-
-    Non-finite values (possible for an utterance without voiced frames) are kept as NaN and
-    counted in the log; the classifier fills them with the training speakers' mean, so that
-    no statistic of a held-out speaker leaks into the features.
-    """
-    logger = logger or logging.getLogger(__name__)
-    smile = make_smile()
-    names = list(smile.feature_names)
-    features = np.zeros((len(rows), len(names)), dtype=np.float32)
-    progress = Progress(len(rows), "eGeMAPS", logger, unit="utterances")
-    for number, row in enumerate(rows):
-        features[number] = signal_features(smile, load_audio(row.path, policy), policy.target_rate)
-        progress.update(number + 1)
-    bad = ~np.isfinite(features)
-    if bad.any():
-        logger.warning(
-            "eGeMAPS: %d non-finite values in %d utterances (left as NaN)",
-            int(bad.sum()),
-            int(bad.any(axis=1).sum()),
-        )
-        features[bad] = np.nan
-    logger.info(
-        "eGeMAPS: %d utterances x %d features in %.1f s", len(rows), len(names), progress.elapsed_s
-    )
-    return features, names
+    """eGeMAPS functionals of every utterance, in `rows` order: ((n, 88) float32, names);
+    `functionals_features` with the `egemaps` set."""
+    return functionals_features(rows, "egemaps", logger, policy)

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from affectrep.atomic import atomic_path
+from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.data.emotions import CLASSES
 from affectrep.html import html_twin, write_html
 from affectrep.protocol.paired import (
@@ -81,22 +82,36 @@ METHOD_TITLES = {
     "pretrained-mlp": "Pretrained MLP ({encoder})",
     "mlp": "MLP (no pretraining)",
     "egemaps": "eGeMAPS softmax",
+    "compare": "ComParE 2016 softmax",
     "blstm": "BLSTM ({encoder}) softmax",
     "pooled": "Pooled {encoder} codes softmax",
 }
 # The parts of a fused column (`pooled+egemaps`: the vectors side by side, one softmax).
 PART_TITLES = {
     "egemaps": "eGeMAPS",
+    "compare": "ComParE 2016",
     "blstm": "BLSTM ({encoder})",
     "pooled": "pooled {encoder} codes",
 }
+# What kind of representation each column is, for comparisons between kinds (a learnt
+# representation is worth something only if it beats the best hand-crafted column): see
+# `method_kind`. The hand-crafted ones are openSMILE's functionals (`affectrep.data.egemaps`);
+# the learned ones are trained here, with or without the autoencoder. A column of vectors
+# computed elsewhere (`classification.vectors`, any other name) is external: neither, since
+# how it was made, and on which speakers, is not known here.
+HANDCRAFTED_METHODS: tuple[str, ...] = tuple(FUNCTIONAL_SETS)  # ("egemaps", "compare")
+LEARNED_METHODS: tuple[str, ...] = ("pretrained-mlp", "mlp", "blstm", "pooled")
+EXTERNAL_TITLE = "{name} (external vectors) softmax"
 
 
 def method_title(method: str, encoder_title: str) -> str:
-    """The column title of a Table 2 method; a fused one (`a+b`) names its parts."""
+    """The column title of a Table 2 method; a fused one (`a+b`) names its parts, and any
+    name that is not a built-in method is a column of external vectors."""
     if "+" in method:
         parts = [PART_TITLES[part].format(encoder=encoder_title) for part in method.split("+")]
         return " + ".join(parts) + " softmax"
+    if method not in METHOD_TITLES:
+        return EXTERNAL_TITLE.format(name=method)
     return METHOD_TITLES[method].format(encoder=encoder_title)
 
 
@@ -227,11 +242,6 @@ def plot_confusion(
 
 # --- paired comparison with the best hand-crafted column ---------------------------------------
 
-# Columns made of hand-crafted features (expert-designed functionals). Every other column is
-# learned, except those the caller names as external (features from elsewhere, e.g. a
-# pretrained model, which are neither ours nor hand-crafted).
-HANDCRAFTED_METHODS: tuple[str, ...] = ("egemaps", "compare")
-
 HANDCRAFTED, LEARNED, EXTERNAL = "hand-crafted", "learned", "external"
 
 # The machine-readable paired rows (`table2_paired.tsv`), in this order.
@@ -256,11 +266,15 @@ PAIRED_COLUMNS = (
 
 def method_kind(method: str, external: Sequence[str] = ()) -> str:
     """`hand-crafted` (`HANDCRAFTED_METHODS`, or a fused column of them only), `external`
-    (named by the caller) or `learned` (a fused column with any learned part: a learned
-    representation fused with hand-crafted features)."""
-    if all(part in HANDCRAFTED_METHODS for part in method.split("+")):
+    (named by the caller, or any name that is not a built-in method) or `learned` (a fused
+    column with any learned part: a learned representation fused with hand-crafted
+    features)."""
+    parts = method.split("+")
+    if all(part in HANDCRAFTED_METHODS for part in parts):
         return HANDCRAFTED
-    return EXTERNAL if method in external else LEARNED
+    if method in external or any(part not in METHOD_TITLES for part in parts):
+        return EXTERNAL
+    return LEARNED
 
 
 def _number(value: float) -> float | None:

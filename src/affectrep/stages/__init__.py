@@ -6,7 +6,7 @@ name and passes them on; the function reads only the paths its rule lists.
 A stage module imports JAX only inside the functions that need it: a training script imports
 its stage module and then configures JAX (`affectrep.device.configure_jax`) before anything
 has loaded it. `affectrep.stages.classification` likewise imports matplotlib only in
-`table2`, because the `egemaps` rule's environment has neither JAX nor matplotlib.
+`table2`, because the `functionals` rule's environment has neither JAX nor matplotlib.
 
 Imports every layer below: data, models, train, protocol and use.
 """

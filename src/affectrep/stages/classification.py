@@ -3,9 +3,10 @@
 Everything that decides a result is in the protocol: `affectrep.protocol.folds` (who trains,
 validates, is tested), `affectrep.protocol.mlp` (the frame-level MLPs),
 `affectrep.protocol.utterance` (the softmax on utterance vectors) and
-`affectrep.protocol.table2` (aggregation beside the paper); the eGeMAPS functionals are
-`affectrep.data.egemaps`. The `egemaps` rule runs in an environment without JAX and
-matplotlib, so this module imports them only inside the rules that need them.
+`affectrep.protocol.table2` (aggregation beside the paper); the openSMILE functionals
+(eGeMAPS, ComParE) are `affectrep.data.egemaps`, and vectors computed elsewhere are checked by
+`affectrep.data.vectors.load_external_vectors`. The `functionals` rule runs in an environment
+without JAX and matplotlib, so this module imports them only inside the rules that need them.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import numpy as np
 
 from affectrep.atomic import atomic_path
 from affectrep.data.audio import AudioPolicy
-from affectrep.data.egemaps import egemaps_features
+from affectrep.data.egemaps import functionals_features
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import load_frames
 from affectrep.data.manifest import read_manifest
-from affectrep.data.vectors import read_vectors, write_ids
+from affectrep.data.vectors import load_external_vectors, read_vectors, sha256_of, write_ids
 from affectrep.protocol.folds import fold_by_name, fold_table, make_folds, utterance_labels
 from affectrep.protocol.tables import write_tsv
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
@@ -34,20 +35,22 @@ def _write_json(result: Mapping, path: str | Path) -> None:
         json.dump(result, handle, indent=1)
 
 
-def egemaps(
+def functionals(
     manifest: str | Path,
     vectors_out: str | Path,
     ids_out: str | Path,
     names_out: str | Path,
     policy: AudioPolicy | Mapping,
+    feature_set: str = "egemaps",
     logger: logging.Logger | None = None,
 ) -> np.ndarray:
-    """Rule `egemaps`: the eGeMAPS functionals of every utterance of the manifest (labelled
-    or not), read as the audio policy says (`policy`: an `AudioPolicy` or its fields)."""
+    """Rule `functionals`: the openSMILE functionals of `feature_set` (`egemaps` or
+    `compare`) of every utterance of the manifest (labelled or not), read as the audio policy
+    says (`policy`: an `AudioPolicy` or its fields), with the names openSMILE gives them."""
     if not isinstance(policy, AudioPolicy):
         policy = AudioPolicy(**policy)
     rows = read_manifest(manifest)
-    x, names = egemaps_features(rows, logger, policy)
+    x, names = functionals_features(rows, feature_set, logger, policy)
     with atomic_path(vectors_out) as tmp:
         np.save(tmp, x)
     write_ids(rows, ids_out)
@@ -115,6 +118,15 @@ def fold_mlp(
     return result
 
 
+def _single(path: str | Path | Sequence[str | Path]) -> str | Path:
+    """The one file of a rule input that may be given as a list of one."""
+    if isinstance(path, (str, Path)):
+        return path
+    if len(path) != 1:
+        raise ValueError(f"expected one file, got {list(path)}")
+    return path[0]
+
+
 def fused_vectors(
     vectors: str | Path | Sequence[str | Path], ids_files: str | Path | Sequence[str | Path]
 ) -> tuple[np.ndarray, list[str]]:
@@ -153,13 +165,28 @@ def fold_vectors(
     settings: Mapping,
     method: str,
     pretraining: str = "all",
+    external: Mapping[str, str] | None = None,
     logger: logging.Logger | None = None,
 ) -> dict:
-    """Rule `fold_vectors`: one run of the softmax on utterance vectors (eGeMAPS
-    functionals, BLSTM vectors, pooled codes, or several of them side by side)."""
+    """Rule `fold_vectors`: one run of the softmax on utterance vectors (eGeMAPS or ComParE
+    functionals, BLSTM vectors, pooled codes, several of them side by side, or vectors
+    computed elsewhere).
+
+    `external`: the `classification.vectors` entry ({path, ids}) when the vectors were not
+    made by the workflow; they are then checked first (`load_external_vectors`: every
+    labelled utterance has one finite vector; ids outside the manifest are ignored), and the
+    run records the files' SHA-256, since no provenance record describes them."""
+    logger = logger or logging.getLogger(__name__)
     rows = read_manifest(manifest)
     fold = fold_by_name(make_folds(rows), fold_name)
-    x, ids = fused_vectors(vectors, ids_file)
+    if external is not None:
+        vectors, ids_file = _single(vectors), _single(ids_file)
+        labelled = [row.id for row in rows if row.emotion in CLASSES]
+        x, ids = load_external_vectors(
+            vectors, ids_file, [row.id for row in rows], required=labelled, logger=logger
+        )
+    else:
+        x, ids = fused_vectors(vectors, ids_file)
     speaker = {row.id: row.speaker for row in rows}
     result = evaluate_utterance_classifier(
         x,
@@ -177,6 +204,14 @@ def fold_vectors(
         logger=logger,
     )
     result["pretraining"] = pretraining
+    if external is not None:
+        vectors, ids_file = _single(vectors), _single(ids_file)
+        result["external_vectors"] = {
+            "path": str(vectors),
+            "ids": str(ids_file),
+            "sha256": {"path": sha256_of(vectors), "ids": sha256_of(ids_file)},
+            "utterances": len(ids),
+        }
     _write_json(result, output)
     return result
 

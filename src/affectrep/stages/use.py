@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, combine_feature_sets, read_index
 from affectrep.data.manifest import Utterance, combine_manifests, read_manifest
 from affectrep.data.pooling import PoolingSpec
-from affectrep.data.vectors import read_vectors, write_ids
+from affectrep.data.vectors import load_external_vectors, read_vectors, write_ids
 from affectrep.html import html_twin, write_html
 from affectrep.protocol import heads
 from affectrep.protocol.crosscorpus import cell_text, matrix_cells, plot_matrix
@@ -106,24 +106,34 @@ def dimensional(
     runs_out: str | Path,
     figure: str | Path,
     alphas: Sequence[float] = RegressionSettings.alphas,
+    external: Collection[str] = (),
     logger: logging.Logger | None = None,
 ) -> dict[str, list[dict]]:
     """Rule `dimensional`: the activation and valence table of every representation.
     sources: name -> fold name -> (vectors .npy, ids .tsv) used in that fold (one file for all
-    folds, unless pretraining is strict); alphas: the ridge strengths tried."""
+    folds, unless pretraining is strict); alphas: the ridge strengths tried; external: the
+    sources computed outside the workflow (`classification.vectors`), checked before use
+    (`load_external_vectors`: every rated utterance has one finite vector, so that their row
+    is scored on the same utterances as the others)."""
     logger = logger or logging.getLogger(__name__)
     settings = RegressionSettings(alphas=tuple(alphas))
     rows = read_manifest(manifest)
     folds = make_folds(rows)
     runs: dict[str, list[dict]] = {}
-    if rated(rows):
+    ratings = rated(rows)
+    if ratings:
         loaded: dict[tuple[str, ...], tuple[np.ndarray, list[str]]] = {}
         for name, per_fold in sources.items():
             runs[name] = []
             for fold in folds:
                 # One file serves every fold unless pretraining is strict: read it once.
                 pair = tuple(per_fold[fold.name])
-                if pair not in loaded:
+                if pair not in loaded and name in external:
+                    vectors, ids = pair
+                    loaded[pair] = load_external_vectors(
+                        vectors, ids, [row.id for row in rows], required=ratings, logger=logger
+                    )
+                elif pair not in loaded:
                     loaded[pair] = read_vectors(*pair)
                 runs[name] += evaluate_source(*loaded[pair], rows, [fold], settings)
             logger.info(

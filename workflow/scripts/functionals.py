@@ -1,17 +1,18 @@
-"""Rule egemaps: openSMILE eGeMAPS functionals of every utterance."""
+"""Rule functionals: openSMILE functionals (eGeMAPS or ComParE 2016) of every utterance."""
 
 from affectrep.logs import setup_logging
 from affectrep.provenance import JobProvenance
-from affectrep.stages.classification import egemaps
+from affectrep.stages.classification import functionals
 
 logger = setup_logging(snakemake.log[0])
 provenance = JobProvenance.of_snakemake(snakemake)
-egemaps(
+functionals(
     snakemake.input.manifest,
     snakemake.output.vectors,
     snakemake.output.ids,
     snakemake.output.names,
     snakemake.params.policy,
+    snakemake.params.feature_set,
     logger,
 )
 provenance.stamp(snakemake.output)
