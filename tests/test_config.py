@@ -198,3 +198,27 @@ def test_compare_is_a_method():
     config["classification"]["methods"] = ["gemaps"]
     with pytest.raises(ConfigError, match="classification.methods.0: 'gemaps' does not match"):
         validate_config(config)
+
+
+def _merged(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, key by key (as Snakemake merges --configfile files)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def test_the_recipe_is_a_valid_override_of_the_paper_settings():
+    recipe = yaml.safe_load((CONFIG.parent / "recipe.yaml").read_text())
+    config = validate_config(_merged(_default(), recipe))
+    assert config["autoencoders"]["optimizer"] == "adam"
+    assert config["representations"]["blstm"]["pooling"] == "statistics"
+    assert config["classification"]["utterance"]["normalization"] == "speaker"
+    assert "pooled+egemaps" in config["classification"]["methods"]
+    # The paper's settings stay the defaults.
+    paper = validate_config(_default())
+    assert paper["autoencoders"]["optimizer"] == "sgd"
+    assert paper["features"]["speech_threshold_db"] is None
