@@ -227,18 +227,22 @@ def test_folds_table2_and_report(tiny_run):
     assert [row["fold"] for row in folds] == [f"{s[:5]}-{s}" for s in sorted(speakers)]
     assert folds[0]["train_speakers"] == "Ses02F,Ses02M,Ses03F,Ses03M"
     assert folds[0]["validation_speaker"] == "Ses01M" and folds[0]["session"] == "Ses01"
-    # Every column against eGeMAPS (the only hand-crafted one), UA and WA, paired.
+    # Every other column against the better hand-crafted one, UA and WA, paired.
     with open(results / "tables" / "table2_paired.tsv", newline="", encoding="utf-8") as handle:
         paired = list(csv.DictReader(handle, delimiter="\t"))
+    (reference,) = {row["reference"] for row in paired}
+    assert reference in ("egemaps", "compare")
+    columns = ("pretrained-mlp", "mlp", "egemaps", "compare", "pooled", "blstm", "ext")
     assert [(row["method"], row["measure"]) for row in paired] == [
-        (m, measure) for m in ("pretrained-mlp", "mlp", "blstm") for measure in ("UA", "WA")
+        (m, measure) for m in columns if m != reference for measure in ("UA", "WA")
     ]
-    assert {row["reference"] for row in paired} == {"egemaps"}
+    assert {row["kind"] for row in paired if row["method"] == "ext"} == {"external"}
     assert {row["n_speakers"] for row in paired} == {"6"}
     assert read_record(results / "tables" / "table2_paired.tsv")
-    assert "## Paired comparison with eGeMAPS softmax" in (
-        results / "tables" / "table2.md"
-    ).read_text(encoding="utf-8")
+    title = {"egemaps": "eGeMAPS softmax", "compare": "ComParE 2016 softmax"}[reference]
+    assert f"## Paired comparison with {title}" in (results / "tables" / "table2.md").read_text(
+        encoding="utf-8"
+    )
     table = (results / "tables" / "table2.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in table[1:]] == [
         "Happy",
@@ -252,7 +256,7 @@ def test_folds_table2_and_report(tiny_run):
     # The hand-crafted columns, then the external vectors after the configured methods.
     columns = table[0].split("\t")
     assert columns.index("eGeMAPS softmax") + 1 == columns.index("ComParE 2016 softmax")
-    assert columns.index("ext (external vectors) softmax") == 6
+    assert columns.index("ext (external vectors) softmax") == 7  # after the six methods
     compare = np.load(results / "compare" / "functionals.npy")
     assert compare.shape == (48, 6373) and not np.isinf(compare).any()
     names = (results / "compare" / "feature_names.txt").read_text().splitlines()
