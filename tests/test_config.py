@@ -217,7 +217,7 @@ def test_the_recipe_is_a_valid_override_of_the_paper_settings():
     assert config["autoencoders"]["optimizer"] == "adam"
     assert config["representations"]["blstm"]["pooling"] == "statistics"
     assert config["classification"]["utterance"]["normalization"] == "speaker"
-    assert "pooled+egemaps" in config["classification"]["methods"]
+    assert "pooled+compare" in config["classification"]["methods"]
     # The paper's settings stay the defaults.
     paper = validate_config(_default())
     assert paper["autoencoders"]["optimizer"] == "sgd"
