@@ -402,7 +402,6 @@ def dimensional_sources(wildcards):
     from affectrep.protocol.folds import fold_names
 
     corpus = wildcards.corpus
-    encoder = config["classification"]["encoder"]
     out = {}
     for source in DIMENSIONAL_SOURCES:
         out[source] = {}
@@ -410,12 +409,7 @@ def dimensional_sources(wildcards):
             if source in EXTERNAL:
                 out[source][fold] = (EXTERNAL[source]["path"], EXTERNAL[source]["ids"])
                 continue
-            if source in FUNCTIONAL_SETS:
-                stem = f"{RESULTS}/{corpus}/{source}/functionals"
-            else:
-                folder = "pooled" if source == "pooled" else "utterances"
-                scope = scope_of(SimpleNamespace(corpus=corpus, fold=fold))
-                stem = f"{RESULTS}/{corpus}/{folder}{scope}/{encoder}"
+            stem = vector_stem(corpus, source, SimpleNamespace(corpus=corpus, fold=fold))
             out[source][fold] = (f"{stem}.npy", f"{stem}.tsv")
     return out
 

@@ -17,6 +17,7 @@ same for the frames the MLPs and autoencoders see).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,23 +58,20 @@ _STD_FLOOR = 1e-8
 
 def normalise_per_speaker(x: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
     """Each speaker's rows standardised by that speaker's own mean and standard deviation
-    per dimension (NaNs ignored and kept; a constant dimension becomes 0)."""
+    per dimension (non-finite values ignored and kept as NaN; a constant dimension becomes
+    0)."""
     x = np.asarray(x, dtype=np.float64)
+    x = np.where(np.isfinite(x), x, np.nan)
     out = np.empty_like(x)
     owner = np.asarray(list(speakers))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a dimension missing for a speaker
         for speaker in np.unique(owner):
             rows = owner == speaker
             block = x[rows]
-            finite = np.isfinite(block)
-            count = finite.sum(axis=0)
-            values = np.where(finite, block, 0.0)
-            mean = values.sum(axis=0) / np.maximum(count, 1)
-            variance = (np.where(finite, block - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1)
-            std = np.sqrt(variance)
+            mean, std = np.nanmean(block, axis=0), np.nanstd(block, axis=0)
             scaled = (block - mean) / np.maximum(std, _STD_FLOOR)
-            out[rows] = np.where(std > _STD_FLOOR, scaled, 0.0)
-            out[rows] = np.where(finite, out[rows], np.nan)
+            out[rows] = np.where(std > _STD_FLOOR, scaled, np.where(np.isnan(block), np.nan, 0.0))
     return out
 
 

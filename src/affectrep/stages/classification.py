@@ -179,12 +179,19 @@ def fold_vectors(
     logger = logger or logging.getLogger(__name__)
     rows = read_manifest(manifest)
     fold = fold_by_name(make_folds(rows), fold_name)
+    record = None
     if external is not None:
-        vectors, ids_file = _single(vectors), _single(ids_file)
+        path, id_path = _single(vectors), _single(ids_file)
         labelled = [row.id for row in rows if row.emotion in CLASSES]
         x, ids = load_external_vectors(
-            vectors, ids_file, [row.id for row in rows], required=labelled, logger=logger
+            path, id_path, [row.id for row in rows], required=labelled, logger=logger
         )
+        record = {
+            "path": str(path),
+            "ids": str(id_path),
+            "sha256": {"path": sha256_of(path), "ids": sha256_of(id_path)},
+            "utterances": len(ids),
+        }
     else:
         x, ids = fused_vectors(vectors, ids_file)
     speaker = {row.id: row.speaker for row in rows}
@@ -204,14 +211,8 @@ def fold_vectors(
         logger=logger,
     )
     result["pretraining"] = pretraining
-    if external is not None:
-        vectors, ids_file = _single(vectors), _single(ids_file)
-        result["external_vectors"] = {
-            "path": str(vectors),
-            "ids": str(ids_file),
-            "sha256": {"path": sha256_of(vectors), "ids": sha256_of(ids_file)},
-            "utterances": len(ids),
-        }
+    if record is not None:
+        result["external_vectors"] = record
     _write_json(result, output)
     return result
 

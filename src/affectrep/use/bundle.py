@@ -226,6 +226,8 @@ class Bundle:
     blstm_pooling: str
     heads: dict[str, np.ndarray]
     info: dict
+    # The statistics of the BLSTM's `statistics` pooling, as `blstm.npz` recorded them.
+    blstm_statistics: dict | None = None
 
     @classmethod
     def load(cls, folder: str | Path) -> Bundle:
@@ -264,12 +266,14 @@ class Bundle:
         # The encoder reads `context` frames of the spectrogram at once.
         encoder = _layers("encoder.npz", encoder_tree, spec.n_dims * model.context)
         n_codes = int(encoder[-1]["W"].shape[1])
-        blstm, blstm_pooling = None, "mean"
+        blstm, blstm_pooling, blstm_statistics = None, "mean", None
         if (folder / "blstm.npz").exists():
             blstm, blstm_meta = _read(folder, "blstm.npz", load_tree)
             _check_blstm(blstm, n_codes)
             settings = blstm_meta.get("settings", {}) if isinstance(blstm_meta, dict) else {}
             blstm_pooling = settings.get("pooling", "mean") if isinstance(settings, dict) else ""
+            if isinstance(blstm_meta, dict) and isinstance(blstm_meta.get("statistics"), dict):
+                blstm_statistics = blstm_meta["statistics"]
             if blstm_pooling not in VECTOR_POOLINGS:
                 raise BundleError(
                     f"blstm.npz: pooling {blstm_pooling!r} is not one of {VECTOR_POOLINGS}"
@@ -294,6 +298,7 @@ class Bundle:
             blstm_pooling,
             heads,
             info,
+            blstm_statistics,
         )
 
     # --- the workflow's stages, one file at a time ----------------------------------------
@@ -322,7 +327,7 @@ class Bundle:
             codes,
             index,
             self.blstm_pooling,
-            statistics=self.pooling,
+            statistics=PoolingSpec.of(self.blstm_statistics),
             batch_size=1,
         )[0]
 
