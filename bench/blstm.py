@@ -16,12 +16,13 @@ one: two one-way `nn.LSTM`s, the backward one fed each utterance reversed within
 a linear read-out, SSE over the real frames per utterance, Adam, on the same batches (padded
 to each batch's longest utterance, as eager code would), and the JAX/PyTorch ratio.
 
-    python bench/blstm.py [--sizes 8 16 32 64] [--batches 20] [--epochs 3] [--torch]
+    python bench/blstm.py [--sizes 8 16 32 64] [--batches 20] [--epochs 3] [--torch] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -69,6 +70,8 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
     from affectrep.train import blstm
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch.manual_seed(0)
     dim = codes.shape[1]
     forward = torch.nn.LSTM(dim, units, batch_first=True).to(device)
@@ -122,11 +125,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--dim", type=int, default=80)
     parser.add_argument("--torch", action="store_true", help="also time PyTorch eager")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for both (1: as the workflow's training jobs run on a CPU; 0: each "
+        "library's default)",
+    )
     args = parser.parse_args()
+    if args.threads:
+        from affectrep.device import configure_jax
+
+        configure_jax(args.threads, cache_dir=None)
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     codes, index = make_data(args.batches * args.batch, args.dim)
     print(
         f"batch {args.batch}, {args.batches} batches/epoch, {args.dim}-d input, "
-        f"250-300 frames, Adam; best of {args.epochs} epochs"
+        f"250-300 frames, Adam; best of {args.epochs} epochs; "
+        f"{args.threads or 'default'} CPU thread(s)"
     )
     header = f"{'units/dir':>9s} {'JAX utt/s':>10s} {'compile s':>9s}"
     if args.torch:

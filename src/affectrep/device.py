@@ -20,7 +20,9 @@ def configure_jax(threads: int, cache_dir: str | Path | None = ".snakemake/jax-c
     if threads <= 1:
         os.environ.setdefault(
             "XLA_FLAGS",
-            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+            # (Only --xla flags: XLA stops reading XLA_FLAGS at the first word that is not
+            # one, silently dropping every flag after it.)
+            "--xla_cpu_multi_thread_eigen=false",
         )
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if cache_dir is not None:

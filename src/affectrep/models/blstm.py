@@ -12,11 +12,14 @@ the forward state after the last frame with the backward state after the first (
 direction's summary of the whole utterance). The paper's "BLSTM cell activations" are taken
 to be the LSTM outputs h (the layer's activations); the memory cells c stay internal.
 
-Variable lengths: a batch is padded (to few bucketed lengths, `affectrep.train.loop`). Both
-directions run in ONE `lax.scan`: the backward direction reads each utterance reversed
-WITHIN its own length (an index gather), so for both directions the real frames come first
-and the padding after them. Padding therefore never enters a state that is used, and masks
-keep it out of the loss and the pooled representation.
+Variable lengths: a batch is padded (to few bucketed lengths, `affectrep.train.loop`) with
+the real frames first. Both directions run in ONE `lax.scan` over time-major sequences
+(T, batch, ...): the forward direction reads the block as it is, so padding comes after
+every state that is used; the backward direction reads the block reversed and its state is
+reset to zero at every padding step, so it starts afresh at each utterance's last real
+frame, exactly as if it read that utterance alone, backwards. Masks keep padding out of the
+loss and the pooled representation. Both directions' input projections are one 2-D matmul
+over every frame, and the recurrence (`bilstm_recurrence`) has a hand-written gradient.
 
 The functions at the end (`init_blstm`, `blstm_states`, `loss`, ...) do the same on the
 plain parameter dicts that `blstm.npz` holds (`forward/W`, `forward/U`, `forward/b`,
@@ -90,30 +93,19 @@ class BlstmAutoencoder(nnx.Module):
     def hidden(self) -> int:
         return int(self.readout.W.shape[0])
 
-    def _scan_both(self, x_fwd: jax.Array, x_bwd: jax.Array) -> jax.Array:
-        """Both directions in one scan over time. x_*: (batch, T, D) with real frames first.
-        Returns hidden states (T, 2, batch, half), direction 0 forward, 1 backward (in its
-        own, reversed, time)."""
-        weights = jnp.stack([self.forward.W[...], self.backward.W[...]])  # (2, D, 4h)
-        recurrent = jnp.stack([self.forward.U[...], self.backward.U[...]])  # (2, h, 4h)
-        bias = jnp.stack([self.forward.b[...], self.backward.b[...]])  # (2, 4h)
-        # All input projections at once: one large matmul instead of one per time step.
-        projected = jnp.einsum("kbtd,kdg->tkbg", jnp.stack([x_fwd, x_bwd]), weights)
-        projected = projected + bias[None, :, None, :]
-        half = recurrent.shape[1]
-        batch = x_fwd.shape[0]
-
-        def step(carry, gates_in):
-            h, c = carry
-            gates = gates_in + jnp.einsum("kbh,khg->kbg", h, recurrent)
-            i, f, g, o = jnp.split(gates, 4, axis=-1)
-            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            h = jax.nn.sigmoid(o) * jnp.tanh(c)
-            return (h, c), h
-
-        zeros = jnp.zeros((2, batch, half), jnp.float32)
-        _, states = jax.lax.scan(step, (zeros, zeros), projected)
-        return states
+    def _frame_states(self, x: jax.Array, lengths: jax.Array) -> jax.Array:
+        """Hidden activations in frame order, time-major: (T, batch, hidden), forward half
+        then backward. x: (T, batch, D), real frames first."""
+        n_steps, batch, n_in = x.shape
+        # Both directions' input projections in ONE 2-D matmul over every frame, in frame
+        # order (the recurrence reads the backward half from the last frame).
+        weights = jnp.concatenate([self.forward.W[...], self.backward.W[...]], axis=1)
+        bias = jnp.concatenate([self.forward.b[...], self.backward.b[...]])
+        projected = (x.reshape(n_steps * batch, n_in) @ weights + bias).reshape(n_steps, batch, -1)
+        recurrent = jnp.stack([self.forward.U[...], self.backward.U[...]])
+        # Step t of the backward direction reads frame T-1-t; padding resets its state.
+        real_reversed = frame_mask(lengths, n_steps).T[::-1, :, None]
+        return bilstm_recurrence(projected, recurrent, real_reversed)
 
     def states(self, x: jax.Array, lengths: jax.Array) -> jax.Array:
         """Hidden activations in frame order, (batch, T, hidden): forward half then backward.
@@ -121,24 +113,18 @@ class BlstmAutoencoder(nnx.Module):
         x: (batch, T, D) padded sequences, lengths: (batch,). Values at t >= length are
         meaningless (and the padding of `x` never influences positions t < length).
         """
-        n_steps = x.shape[1]
-        reverse = reverse_within_length(lengths, n_steps)
-        x_bwd = jnp.take_along_axis(x, reverse[:, :, None], axis=1)
-        states = self._scan_both(x, x_bwd)
-        forward = jnp.transpose(states[:, 0], (1, 0, 2))
-        backward = jnp.take_along_axis(
-            jnp.transpose(states[:, 1], (1, 0, 2)), reverse[:, :, None], axis=1
-        )
-        return jnp.concatenate([forward, backward], axis=-1)
+        return jnp.swapaxes(self._frame_states(jnp.swapaxes(x, 0, 1), lengths), 0, 1)
 
     def reconstruct(self, states: jax.Array) -> jax.Array:
         """The linear read-out: (batch, T, hidden) -> (batch, T, D)."""
         return self.readout(states)
 
     def utterance_sse(self, x: jax.Array, lengths: jax.Array) -> jax.Array:
-        """Per-utterance SSE over real frames: (batch,)."""
-        error = (self.reconstruct(self.states(x, lengths)) - x) ** 2
-        return jnp.sum(jnp.sum(error, axis=-1) * frame_mask(lengths, x.shape[1]), axis=1)
+        """Per-utterance SSE over real frames: (batch,). Time-major, the recurrence's
+        layout, so that no (batch, T, ...) copy of the states is made."""
+        x = jnp.swapaxes(x, 0, 1)  # (T, batch, D)
+        error = jnp.sum((self.readout(self._frame_states(x, lengths)) - x) ** 2, axis=-1)
+        return jnp.sum(error * frame_mask(lengths, x.shape[0]).T, axis=0)
 
     def vectors(self, x: jax.Array, lengths: jax.Array, pooling: str) -> jax.Array:
         """Utterance vectors (batch, hidden) of padded sequences (see `pool`)."""
@@ -171,13 +157,112 @@ def sequence_loss(
     return jnp.mean(model.utterance_sse(x, lengths))
 
 
-def reverse_within_length(lengths: jax.Array, n_steps: int) -> jax.Array:
-    """(batch, n_steps) time indices that reverse each sequence within its own length:
-    t -> length-1-t for real frames, padding positions stay where they are. The map is its
-    own inverse, so the same indices bring the backward states back to frame order."""
-    steps = jnp.arange(n_steps)[None, :]
-    lengths = lengths[:, None]
-    return jnp.where(steps < lengths, lengths - 1 - steps, steps)
+def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, keep: jax.Array):
+    """The recurrence of both directions in one loop over time. projected: (T, batch, 8h),
+    each frame's input projection plus biases, forward gates then backward gates (order
+    i, f, g, o), in frame order; recurrent: (2, h, 4h); keep: (T, batch, 1), at loop step t
+    1 where the backward direction's frame T-1-t is real, 0 where it is padding (its state
+    is reset to zero after that step). Step t runs the forward direction on frame t and the
+    backward direction on frame T-1-t, reading both straight from `projected` and writing
+    both states into the frame-order result (T, batch, 2h): no reversed or stacked copy of
+    the sequences is ever made. Residuals for the gradient, per step and direction: the
+    previous cell, the cell before the reset and the four gate activations (separate
+    arrays: concatenating them inside the loop costs XLA:CPU more than the arithmetic)."""
+    n_steps, batch, _ = projected.shape
+    half = recurrent.shape[1]
+    last = n_steps - 1
+
+    def step(carry, inputs):
+        h, c, states = carry
+        t, keep_t = inputs
+        gates_in = jnp.stack(
+            [
+                jax.lax.dynamic_slice(projected, (t, 0, 0), (1, batch, 4 * half))[0],
+                jax.lax.dynamic_slice(projected, (last - t, 0, 4 * half), (1, batch, 4 * half))[0],
+            ]
+        )
+        gates = gates_in + jnp.einsum("kbh,khg->kbg", h, recurrent)
+        i = jax.nn.sigmoid(gates[..., :half])
+        f = jax.nn.sigmoid(gates[..., half : 2 * half])
+        g = jnp.tanh(gates[..., 2 * half : 3 * half])
+        o = jax.nn.sigmoid(gates[..., 3 * half :])
+        cell_raw = f * c + i * g
+        keep_both = jnp.stack([jnp.ones_like(keep_t), keep_t])  # (2, batch, 1)
+        h_new = o * jnp.tanh(cell_raw) * keep_both
+        states = jax.lax.dynamic_update_slice(states, h_new[0][None], (t, 0, 0))
+        states = jax.lax.dynamic_update_slice(states, h_new[1][None], (last - t, 0, half))
+        return (h_new, cell_raw * keep_both, states), (c, cell_raw, i, f, g, o)
+
+    zeros = jnp.zeros((2, batch, half), projected.dtype)
+    states = jnp.zeros((n_steps, batch, 2 * half), projected.dtype)
+    (_, _, states), saved = jax.lax.scan(step, (zeros, zeros, states), (jnp.arange(n_steps), keep))
+    return states, (states, saved, recurrent, keep)
+
+
+@jax.custom_vjp
+def bilstm_recurrence(projected: jax.Array, recurrent: jax.Array, keep: jax.Array) -> jax.Array:
+    """Frame-order states (T, batch, 2h) of a bidirectional LSTM, zero initial states (see
+    `_bilstm_forward` for the arguments).
+
+    Its gradient is written out (`_bilstm_backward`) instead of left to autodiff of the
+    scan: the backward loop carries only the state gradients and one small matmul per step,
+    and the recurrent weights' gradient is one matmul per direction over all time steps
+    after the loop, not an (h, 4h) outer product accumulated at every step. Measured with
+    bench/blstm.py: README, Speed."""
+    return _bilstm_forward(projected, recurrent, keep)[0]
+
+
+def _bilstm_backward(residuals, d_states: jax.Array):
+    states, saved, recurrent, keep = residuals
+    n_steps, batch, _ = d_states.shape
+    half = recurrent.shape[1]
+    last = n_steps - 1
+
+    def step(carry, inputs):
+        dh_later, dc_later, d_projected = carry
+        t, keep_t, (c_before, cell_raw, i, f, g, o) = inputs
+        d_out = jnp.stack(
+            [
+                jax.lax.dynamic_slice(d_states, (t, 0, 0), (1, batch, half))[0],
+                jax.lax.dynamic_slice(d_states, (last - t, 0, half), (1, batch, half))[0],
+            ]
+        )
+        keep_both = jnp.stack([jnp.ones_like(keep_t), keep_t])
+        dh = (d_out + dh_later) * keep_both
+        tanh_c = jnp.tanh(cell_raw)
+        dc = dc_later * keep_both + dh * o * (1.0 - tanh_c * tanh_c)
+        d_gates = jnp.concatenate(
+            [
+                dc * g * i * (1.0 - i),
+                dc * c_before * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                dh * tanh_c * o * (1.0 - o),
+            ],
+            axis=-1,
+        )  # (2, batch, 4h)
+        d_projected = jax.lax.dynamic_update_slice(d_projected, d_gates[0][None], (t, 0, 0))
+        d_projected = jax.lax.dynamic_update_slice(
+            d_projected, d_gates[1][None], (last - t, 0, 4 * half)
+        )
+        dh_before = jnp.einsum("kbg,khg->kbh", d_gates, recurrent)
+        return (dh_before, dc * f, d_projected), None
+
+    zeros = jnp.zeros((2, batch, half), d_states.dtype)
+    d_projected = jnp.zeros((n_steps, batch, 8 * half), d_states.dtype)
+    (_, _, d_projected), _ = jax.lax.scan(
+        step,
+        (zeros, zeros, d_projected),
+        (jnp.arange(n_steps), keep, saved),
+        reverse=True,
+    )
+    # The state each step started from: frame t-1's forward state, frame t+1's backward
+    # state. Sum over frames and utterances of state^T d_gates: one matmul per direction.
+    d_forward = jnp.einsum("tbh,tbg->hg", states[:-1, :, :half], d_projected[1:, :, : 4 * half])
+    d_backward = jnp.einsum("tbh,tbg->hg", states[1:, :, half:], d_projected[:-1, :, 4 * half :])
+    return d_projected, jnp.stack([d_forward, d_backward]), jnp.zeros_like(keep)
+
+
+bilstm_recurrence.defvjp(_bilstm_forward, _bilstm_backward)
 
 
 def frame_mask(lengths: jax.Array, n_steps: int) -> jax.Array:
