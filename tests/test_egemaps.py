@@ -56,6 +56,23 @@ def test_egemaps_of_a_tone_are_88_finite_functionals(tmp_path):
 
 
 @needs_opensmile
+def test_worker_processes_give_the_same_functionals_in_manifest_order(tmp_path, caplog):
+    rows = []
+    for number in range(20):  # two processes: one run of 16 utterances each, and the rest
+        path = tmp_path / f"u{number}.wav"
+        sf.write(path, _voice(16_000, 0.3, 100.0 + 10 * number, number), 16_000)
+        rows.append(Utterance(id=f"u{number}", path=str(path), speaker="s"))
+    alone, names = egemaps_features(rows)
+    with caplog.at_level(logging.INFO):
+        parallel, parallel_names = functionals_features(rows, "egemaps", workers=2)
+    assert "2 worker processes" in caplog.text
+    assert parallel_names == names
+    np.testing.assert_array_equal(parallel, alone)
+    f0 = alone[:, names.index("F0semitoneFrom27.5Hz_sma3nz_amean")]
+    assert np.all(np.diff(f0) > 0)  # rising pitch: the rows are in manifest order
+
+
+@needs_opensmile
 def test_compare_of_a_tone_are_6373_functionals_named_as_opensmile_names_them(tmp_path, caplog):
     import opensmile
 

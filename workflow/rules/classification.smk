@@ -46,7 +46,7 @@ rule functionals:
         f"{RESULTS}/{{corpus}}/benchmarks/{{functionals}}.tsv"
     conda:
         "../../envs/egemaps.yaml"
-    threads: 1
+    threads: 4  # openSMILE processes (fewer when the run has fewer cores)
     resources:
         mem_mb=2000,
         runtime=120,

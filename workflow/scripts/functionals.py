@@ -14,5 +14,6 @@ functionals(
     snakemake.params.policy,
     snakemake.params.feature_set,
     logger,
+    workers=snakemake.threads,
 )
 provenance.stamp(snakemake.output)

@@ -81,14 +81,59 @@ def signal_features(smile: Any, signal: np.ndarray, rate: int) -> np.ndarray:
     return frame.to_numpy(dtype=np.float32).reshape(-1)
 
 
+@dataclass
+class _Chunk:
+    """The functionals of a run of consecutive utterances, and what the log reports."""
+
+    features: np.ndarray
+    audio_s: float = 0.0  # seconds of audio
+    smile_s: float = 0.0  # seconds in openSMILE (the rest is reading and resampling audio)
+    too_short: int = 0  # utterances shorter than openSMILE's windows
+
+
+_WORKER_SMILE: Any = None  # each worker process's own openSMILE (`_start_worker`)
+
+
+def _chunk_features(
+    smile: Any, paths: Sequence[str], n_features: int, policy: AudioPolicy
+) -> _Chunk:
+    chunk = _Chunk(np.zeros((len(paths), n_features), dtype=np.float32))
+    for number, path in enumerate(paths):
+        signal = load_audio(path, policy)
+        chunk.audio_s += signal.size / policy.target_rate
+        with warnings.catch_warnings(record=True) as caught:
+            # openSMILE warns "Segment too short, filling with NaN" once per such signal;
+            # counted here and reported once, rather than once per utterance.
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            chunk.features[number] = signal_features(smile, signal, policy.target_rate)
+            chunk.smile_s += time.perf_counter() - start
+        chunk.too_short += any("too short" in str(w.message) for w in caught)
+    return chunk
+
+
+def _start_worker(feature_set: str) -> None:
+    global _WORKER_SMILE
+    _WORKER_SMILE = make_smile(feature_set)
+
+
+def _worker_chunk(paths: Sequence[str], n_features: int, policy: AudioPolicy) -> _Chunk:
+    return _chunk_features(_WORKER_SMILE, paths, n_features, policy)
+
+
 def functionals_features(
     rows: Sequence[Utterance],
     feature_set: str = "egemaps",
     logger: logging.Logger | None = None,
     policy: AudioPolicy = DEFAULT_POLICY,
+    workers: int = 1,
 ) -> tuple[np.ndarray, list[str]]:
     """The `feature_set` functionals of every utterance, in `rows` order: ((n, n_features)
     float32, the names openSMILE gives them).
+
+    `workers` > 1 computes them in that many processes, each with its own openSMILE, on
+    runs of consecutive utterances (openSMILE is single-threaded; each utterance's
+    functionals are its own, so the result is the same for any number of workers).
 
     Non-finite values (an utterance without voiced frames has no pitch statistics; a signal
     shorter than a ComParE window gets NaN throughout) are kept as NaN and counted in the log;
@@ -105,23 +150,39 @@ def functionals_features(
             f"openSMILE's {spec.opensmile} functionals have {len(names)} features, not the "
             f"{spec.n_features} of the published set: a different openSMILE release?"
         )
-    features = np.zeros((len(rows), len(names)), dtype=np.float32)
+    paths = [row.path for row in rows]
+    workers = max(1, min(workers, len(paths) // 8))  # a process is worth 8 utterances
+    size = 16 if workers > 1 else 64  # utterances per chunk: progress, and load balance
+    runs = [paths[start : start + size] for start in range(0, len(paths), size)]
     progress = Progress(len(rows), spec.title, logger, unit="utterances")
-    seconds = 0.0  # of audio
-    smile_s = 0.0  # in openSMILE (the rest of the time is reading and resampling audio)
-    too_short = 0
-    for number, row in enumerate(rows):
-        signal = load_audio(row.path, policy)
-        seconds += signal.size / policy.target_rate
-        with warnings.catch_warnings(record=True) as caught:
-            # openSMILE warns "Segment too short, filling with NaN" once per such signal;
-            # counted here and reported once, rather than once per utterance.
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            features[number] = signal_features(smile, signal, policy.target_rate)
-            smile_s += time.perf_counter() - start
-        too_short += any("too short" in str(w.message) for w in caught)
-        progress.update(number + 1)
+    chunks: list[_Chunk] = []
+
+    def collect(chunk: _Chunk) -> None:
+        chunks.append(chunk)
+        progress.update(sum(len(c.features) for c in chunks))
+
+    if workers == 1:
+        for run in runs:
+            collect(_chunk_features(smile, run, len(names), policy))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        logger.info("%s: %d worker processes", spec.title, workers)
+        with ProcessPoolExecutor(
+            workers, initializer=_start_worker, initargs=(feature_set,)
+        ) as pool:
+            for chunk in pool.map(
+                _worker_chunk, runs, [len(names)] * len(runs), [policy] * len(runs)
+            ):
+                collect(chunk)
+    features = (
+        np.concatenate([chunk.features for chunk in chunks])
+        if chunks
+        else np.zeros((0, len(names)), dtype=np.float32)
+    )
+    seconds = sum(chunk.audio_s for chunk in chunks)
+    smile_s = sum(chunk.smile_s for chunk in chunks)
+    too_short = sum(chunk.too_short for chunk in chunks)
     if too_short:
         logger.warning(
             "%s: %d utterances too short for openSMILE's windows (their features are NaN)",
@@ -138,12 +199,13 @@ def functionals_features(
         )
         features[bad] = np.nan
     logger.info(
-        "%s: %d utterances x %d features in %.1f s, %.1f s of it in openSMILE (%.1f s of "
-        "audio: %.1f ms of openSMILE per second of audio)",
+        "%s: %d utterances x %d features in %.1f s with %d process(es), %.1f s of them in "
+        "openSMILE (%.1f s of audio: %.1f ms of openSMILE per second of audio)",
         spec.title,
         len(rows),
         len(names),
         progress.elapsed_s,
+        workers,
         smile_s,
         seconds,
         1000 * smile_s / seconds if seconds > 0 else float("nan"),

@@ -43,14 +43,16 @@ def functionals(
     policy: AudioPolicy | Mapping,
     feature_set: str = "egemaps",
     logger: logging.Logger | None = None,
+    workers: int = 1,
 ) -> np.ndarray:
     """Rule `functionals`: the openSMILE functionals of `feature_set` (`egemaps` or
     `compare`) of every utterance of the manifest (labelled or not), read as the audio policy
-    says (`policy`: an `AudioPolicy` or its fields), with the names openSMILE gives them."""
+    says (`policy`: an `AudioPolicy` or its fields), with the names openSMILE gives them;
+    in `workers` processes (the rule's threads)."""
     if not isinstance(policy, AudioPolicy):
         policy = AudioPolicy(**policy)
     rows = read_manifest(manifest)
-    x, names = functionals_features(rows, feature_set, logger, policy)
+    x, names = functionals_features(rows, feature_set, logger, policy, workers)
     with atomic_path(vectors_out) as tmp:
         np.save(tmp, x)
     write_ids(rows, ids_out)
