@@ -28,15 +28,17 @@ class Progress:
         self.every_s = every_s
         self.start = time.perf_counter()
         self._last = self.start
+        self._logged = -1  # the count last logged: the end is logged once, not per caller
         self.done = 0
 
     def update(self, done: int) -> None:
         """Record that `done` items are finished; log if it is time (and at the end)."""
         self.done = done
         now = time.perf_counter()
-        if now - self._last < self.every_s and done < self.total:
+        if done == self._logged or (now - self._last < self.every_s and done < self.total):
             return
         self._last = now
+        self._logged = done
         elapsed = max(now - self.start, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
