@@ -216,10 +216,17 @@ def _check_vectors(vectors: dict) -> None:
             raise ConfigError(f"{key}.ids: the ids need a file of their own, not the vectors'")
 
 
+def uses_masked(config: dict) -> bool:
+    """Whether a Table 2 column (alone or fused: `masked+compare`) is the masked spectrogram
+    model's."""
+    return any("masked" in method.split("+") for method in config["classification"]["methods"])
+
+
 def _check_masked(config: dict) -> None:
-    """The masked spectrogram model reads a configured spectrogram (checked only when a Table
-    2 column uses the model)."""
-    if not any("masked" in method.split("+") for method in config["classification"]["methods"]):
+    """Settings of the masked spectrogram model that cannot work, checked only when a Table 2
+    column uses the model: a spectrogram that is not configured, an even kernel, a crop
+    shorter than a span."""
+    if not uses_masked(config):
         return
     spectrograms = config["features"]["spectrograms"]
     name = config["representations"]["masked"]["spectrogram"]

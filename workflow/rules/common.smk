@@ -12,6 +12,7 @@ from affectrep.config import (
     model_widths,
     spectrogram_spec,
     train_settings,
+    uses_masked as config_uses_masked,
 )
 from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.provenance import plain
@@ -304,7 +305,7 @@ def table2_inputs(wildcards):
 
 def uses_masked():
     """Whether a Table 2 column (alone or fused) is the masked spectrogram model's."""
-    return any("masked" in method.split("+") for method in config["classification"]["methods"])
+    return config_uses_masked(config)
 
 
 def masked_features(wildcards):
