@@ -218,7 +218,31 @@ def test_the_recipe_is_a_valid_override_of_the_paper_settings():
     assert config["representations"]["blstm"]["pooling"] == "statistics"
     assert config["classification"]["utterance"]["normalization"] == "speaker"
     assert "pooled+compare" in config["classification"]["methods"]
+    assert {"masked", "masked+compare"} <= set(config["classification"]["methods"])
     # The paper's settings stay the defaults.
     paper = validate_config(_default())
     assert paper["autoencoders"]["optimizer"] == "sgd"
     assert paper["features"]["speech_threshold_db"] is None
+
+
+@pytest.mark.parametrize(
+    ("masked", "key", "also"),
+    [
+        ({"spectrogram": "mel80"}, "representations.masked.spectrogram", "mel80"),
+        ({"kernel": 4}, "representations.masked.kernel", "odd"),
+        ({"crop_frames": 4, "span": 8}, "representations.masked.crop_frames", "span of 8"),
+        ({"mask_ratio": 1.0}, "representations.masked.mask_ratio", "maximum"),
+    ],
+)
+def test_the_masked_model_is_checked_when_a_column_uses_it(masked, key, also):
+    config = copy.deepcopy(_default())
+    config["representations"]["masked"] = masked
+    config["classification"]["methods"] = ["egemaps", "masked+egemaps"]
+    with pytest.raises(ConfigError) as caught:
+        validate_config(copy.deepcopy(config))
+    message = caught.value.args[0]
+    assert message.startswith(f"config key {key}") and also in message, message
+    # Unused, the model's spectrogram need not exist (its other settings are still typed).
+    if "spectrogram" in masked:
+        config["classification"]["methods"] = ["egemaps"]
+        validate_config(config)

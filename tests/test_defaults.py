@@ -21,6 +21,7 @@ from affectrep.protocol.utterance import UtteranceSettings
 from affectrep.train.autoencoders import TrainSettings
 from affectrep.train.blstm import BlstmSettings
 from affectrep.train.loop import OptimizerSettings
+from affectrep.train.masked import MaskedSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "config.yaml"
@@ -52,6 +53,23 @@ FROM_SCHEMA = {
     **{
         (BlstmSettings, name): f"representations.blstm.{name}"
         for name in (*OPTIMIZER, "hidden", "epochs", "batch_size", "max_frames", "pooling", "seed")
+    },
+    **{
+        (MaskedSettings, name): f"representations.masked.{name}"
+        for name in (
+            *OPTIMIZER,
+            "spectrogram",
+            "width",
+            "layers",
+            "kernel",
+            "dilated",
+            "crop_frames",
+            "mask_ratio",
+            "span",
+            "epochs",
+            "batch_size",
+            "seed",
+        )
     },
     (AudioPolicy, "min_duration_s"): "audio.min_duration_s",
     (AudioPolicy, "silence_peak"): "audio.silence_peak",
@@ -154,6 +172,7 @@ def test_the_settings_built_from_the_default_config_equal_the_defaults():
     assert TrainSettings(**train_settings(config)) == TrainSettings()
     assert MlpSettings(**mlp_settings(config)) == MlpSettings()
     assert BlstmSettings(**config["representations"]["blstm"]) == BlstmSettings()
+    assert MaskedSettings(**config["representations"]["masked"]) == MaskedSettings()
     assert audio_policy(config) == AudioPolicy()
     spec = spectrogram_spec(config, "fft513")
     assert spec == SpectrogramSpec("fft513", "fft", n_bins=513)

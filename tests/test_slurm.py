@@ -37,6 +37,8 @@ GPU_RULES = {
     "blstm_ae",
     "fold_mlp",
     "encode_from",
+    "masked_pretrain",
+    "masked_embed",
 }
 # CPUs a job asks for: the training rules 4 (the profile), the demo synthesis its 8 threads.
 CPUS = {**dict.fromkeys(GPU_RULES, "4"), "demo_corpus": "8"}

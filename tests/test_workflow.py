@@ -48,10 +48,22 @@ TINY = {
     "representations": {
         "models": ["tied-fft128-c5", "deep-logmel40-c5"],
         "blstm": {"epochs": 2, "batch_size": 4, "optimizer": "adam", "learning_rate": 1.0e-3},
+        "masked": {"width": 16, "layers": 2, "epochs": 2, "batch_size": 8},
         "tsne": {"frames": 300, "utterances": 40},
         "separation": {"max_points": 2000},
     },
     "classification": {
+        # The default run's columns, the masked spectrogram model, alone and fused.
+        "methods": [
+            "pretrained-mlp",
+            "mlp",
+            "egemaps",
+            "compare",
+            "pooled",
+            "blstm",
+            "masked",
+            "masked+compare",
+        ],
         "mlp": {"max_epochs": 2, "patience": 1, "batch_size": 100, "max_train_frames": 3000},
         "utterance": {"c_grid": [0.1, 1.0]},
         # A representation brought from elsewhere (written by `tiny_run` once the manifest
@@ -190,7 +202,12 @@ def test_blstm_vectors_figures_and_separation(tiny_run):
     assert (results / "figures" / "training_curves.png").stat().st_size > 10_000
     assert (results / "figures" / "training_curves.pdf").exists()
     log = (results / "logs" / "training_curves.log").read_text()
-    panels = ("TIED-128-5 layer 1", "TIED-128-5 layer 2", "BLSTM autoencoder on TIED-128-5 codes")
+    panels = (
+        "TIED-128-5 layer 1",
+        "TIED-128-5 layer 2",
+        "BLSTM autoencoder on TIED-128-5 codes",
+        "Masked spectrogram model, logmel40, 2 x 16",
+    )
     for panel in panels:
         assert f"{panel}: last epoch " in log, log
     assert "TIED-128-5 fine-tuning: one epoch: no trend" in log
@@ -209,7 +226,7 @@ def test_blstm_vectors_figures_and_separation(tiny_run):
 def test_folds_table2_and_report(tiny_run):
     results = tiny_run / "results" / "demo"
     speakers = {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"}
-    for method in ("pretrained-mlp", "mlp", "egemaps", "compare", "blstm", "ext"):
+    for method in ("pretrained-mlp", "mlp", "egemaps", "compare", "blstm", "masked", "ext"):
         runs = [json.loads(p.read_text()) for p in (results / "folds" / method).glob("*.json")]
         assert {run["test_speaker"] for run in runs} == speakers
         for run in runs:
@@ -232,7 +249,7 @@ def test_folds_table2_and_report(tiny_run):
         paired = list(csv.DictReader(handle, delimiter="\t"))
     (reference,) = {row["reference"] for row in paired}
     assert reference in ("egemaps", "compare")
-    columns = ("pretrained-mlp", "mlp", "egemaps", "compare", "pooled", "blstm", "ext")
+    columns = TINY["classification"]["methods"] + ["ext"]
     assert [(row["method"], row["measure"]) for row in paired] == [
         (m, measure) for m in columns if m != reference for measure in ("UA", "WA")
     ]
@@ -256,7 +273,28 @@ def test_folds_table2_and_report(tiny_run):
     # The hand-crafted columns, then the external vectors after the configured methods.
     columns = table[0].split("\t")
     assert columns.index("eGeMAPS softmax") + 1 == columns.index("ComParE 2016 softmax")
-    assert columns.index("ext (external vectors) softmax") == 7  # after the six methods
+    assert columns.index("ext (external vectors) softmax") == 9  # after the eight methods
+    # The masked spectrogram model: a learned column, alone and fused with ComParE.
+    assert columns[7:9] == [
+        "Masked spectrogram model softmax",
+        "masked spectrogram model + ComParE 2016 softmax",
+    ]
+    assert {row["kind"] for row in paired if row["method"].startswith("masked")} == {"learned"}
+    masked = np.load(results / "masked" / "vectors.npy")
+    assert masked.shape == (48, 16 * 10) and np.all(np.isfinite(masked))  # 5 statistics, deltas
+    ids = (results / "masked" / "vectors.tsv").read_text().splitlines()
+    assert ids[0] == "id\tspeaker" and len(ids) == 49
+    meta = json.loads(str(np.load(results / "masked" / "model.npz")["meta"]))
+    assert meta["dilations"] == [1, 2] and len(meta["history"]) == 2
+    assert meta["settings"]["width"] == 16 and meta["settings"]["spectrogram"] == "logmel40"
+    record = read_record(results / "masked" / "vectors.npy")
+    assert record["masked_pretrain[corpus=demo,without=]"]["settings"]["epochs"] == 2
+    assert record["masked_embed[corpus=demo,scope=]"]["pooling"]["deltas"] is True
+    assert "features[corpus=demo,spec=logmel40]" in record
+    log = (results / "logs" / "masked_pretrain.log").read_text()
+    assert "epoch 2/2" in log and "utterances/s" in log and "JAX device: cpu" in log
+    fused = json.loads((results / "folds" / "masked+compare" / "Ses01-Ses01F.json").read_text())
+    assert fused["pretraining"] == "all"
     compare = np.load(results / "compare" / "functionals.npy")
     assert compare.shape == (48, 6373) and not np.isinf(compare).any()
     names = (results / "compare" / "feature_names.txt").read_text().splitlines()
@@ -544,8 +582,9 @@ def test_dimensional_table_and_cross_corpus_matrix(tiny_run):
         "valence r",
         "runs",
     ]
-    assert len(dimensional) == 6 and all(line.endswith("\t6") for line in dimensional[1:])
+    assert len(dimensional) == 7 and all(line.endswith("\t6") for line in dimensional[1:])
     assert {line.split("\t")[0] for line in dimensional[1:]} >= {
+        "masked spectrogram model, pooled statistics",
         "eGeMAPS functionals",
         "ComParE 2016 functionals",
         "ext (external vectors)",
@@ -629,16 +668,10 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     planned = _planned(settled_copy, _changed("features.spectrograms", {"logmel40": mel}))
     assert planned["features"] == 1 and planned["validate_baseline"] == 1
     assert planned["pretrain_layer"] == 2 and planned["train_deep"] == 1  # the two mel models
-    assert not {
-        "corpus",
-        "functionals",
-        "fold_mlp",
-        "fold_vectors",
-        "table2",
-        "export",
-        "pool_codes",
-        "dimensional",
-    } & set(planned)
+    # ... and the masked model, which reads log-mel frames: its two columns' runs.
+    assert planned["masked_pretrain"] == 1 and planned["masked_embed"] == 1
+    assert planned["fold_vectors"] == 12
+    assert not {"corpus", "functionals", "fold_mlp", "export", "pool_codes"} & set(planned)
     # The audio policy: the corpus (a checkpoint: what follows it is planned once it ran).
     planned = _planned(settled_copy, _changed("audio.min_duration_s", 2.0))
     assert planned["corpus"] == 1 and planned["features"] == 3
@@ -658,6 +691,18 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
         "table2": 1,
         "dimensional": 1,
         "export": 1,
+        "report": 1,
+        "all": 1,
+    }
+    # The masked model: its vectors, its two columns, the dimensional row and its curve.
+    planned = _planned(settled_copy, _changed("representations.masked.mask_ratio", 0.3))
+    assert planned == {
+        "masked_pretrain": 1,
+        "masked_embed": 1,
+        "fold_vectors": 12,
+        "table2": 1,
+        "dimensional": 1,
+        "training_curves": 1,
         "report": 1,
         "all": 1,
     }
@@ -735,8 +780,14 @@ def test_rerun_does_nothing_and_one_target_can_be_rebuilt(tiny_run):
 def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_run):
     strict = {**TINY, "classification": {**TINY["classification"], "pretraining": "train"}}
     target = "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json"
-    process = snakemake(tiny_run, "--forcerun", "fold_mlp", target, config=strict)
+    masked = "results/demo/folds/masked/Ses02-Ses02M.json"
+    process = snakemake(
+        tiny_run, "--forcerun", "fold_mlp", "fold_vectors", target, masked, config=strict
+    )
     assert process.returncode == 0, process.stderr[-3000:]
+    model = tiny_run / "results" / "demo" / "masked-without-Ses02" / "model.npz"
+    assert json.loads(str(np.load(model)["meta"]))["excluded_session"] == "Ses02"
+    assert json.loads((tiny_run / masked).read_text())["pretraining"] == "train"
     encoder = tiny_run / "results" / "demo" / "models-without-Ses02" / "tied-fft128-c5"
     meta = json.loads(str(np.load(encoder / "encoder.npz")["meta"]))
     layer1 = json.loads(str(np.load(encoder / "layer1.npz")["meta"]))
@@ -752,6 +803,7 @@ def test_pretraining_on_every_corpus_feeds_every_learned_column(tiny_run):
         "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json",
         "results/demo/folds/pooled/Ses02-Ses02M.json",
         "results/demo/folds/blstm/Ses02-Ses02M.json",
+        "results/demo/folds/masked/Ses02-Ses02M.json",
     ]
     process = snakemake(tiny_run, "--forcerun", "fold_mlp", "fold_vectors", *targets, config=joint)
     assert process.returncode == 0, process.stderr[-3000:]
@@ -762,6 +814,8 @@ def test_pretraining_on_every_corpus_feeds_every_learned_column(tiny_run):
     assert any(job.startswith("pretrain_layer") and "all-corpora" in job for job in record)
     assert (tiny_run / "results/demo/utterances-from-all-corpora/tied-fft128-c5.npy").exists()
     assert (tiny_run / "results/demo/pooled-from-all-corpora/tied-fft128-c5.npy").exists()
+    assert (tiny_run / "results/all-corpora/masked/model.npz").exists()
+    assert (tiny_run / "results/demo/masked-from-all-corpora/vectors.npy").exists()
 
 
 @pytest.mark.workflow

@@ -88,6 +88,7 @@ def _check_references(config: dict) -> None:
             raise ConfigError(
                 f"config key validation.baselines: {spec!r} is not in features.spectrograms"
             )
+    _check_masked(config)
     _check_window(config["features"]["window"])
     for name in spectrograms:
         try:
@@ -155,7 +156,7 @@ RESERVED_VECTOR_NAMES = ("pooled",)
 # The Table 2 methods the workflow computes itself (the schema's `classification.methods`
 # pattern accepts these and fused vector methods such as `pooled+egemaps`; tests check that
 # both agree with `affectrep.protocol.table2.METHOD_TITLES`).
-BUILTIN_METHODS = ("pretrained-mlp", "mlp", "egemaps", "compare", "pooled", "blstm")
+BUILTIN_METHODS = ("pretrained-mlp", "mlp", "egemaps", "compare", "pooled", "blstm", "masked")
 
 
 def builtin_methods() -> list[str]:
@@ -213,6 +214,38 @@ def _check_vectors(vectors: dict) -> None:
             )
         if Path(entry["path"]).expanduser() == Path(entry["ids"]).expanduser():
             raise ConfigError(f"{key}.ids: the ids need a file of their own, not the vectors'")
+
+
+def uses_masked(config: dict) -> bool:
+    """Whether a Table 2 column (alone or fused: `masked+compare`) is the masked spectrogram
+    model's."""
+    return any("masked" in method.split("+") for method in config["classification"]["methods"])
+
+
+def _check_masked(config: dict) -> None:
+    """Settings of the masked spectrogram model that cannot work, checked only when a Table 2
+    column uses the model: a spectrogram that is not configured, an even kernel, a crop
+    shorter than a span."""
+    if not uses_masked(config):
+        return
+    spectrograms = config["features"]["spectrograms"]
+    name = config["representations"]["masked"]["spectrogram"]
+    if name not in spectrograms:
+        raise ConfigError(
+            f"config key representations.masked.spectrogram: {name!r} is not in "
+            f"features.spectrograms ({sorted(spectrograms)})"
+        )
+    masked = config["representations"]["masked"]
+    if masked["kernel"] % 2 == 0:
+        raise ConfigError(
+            f"config key representations.masked.kernel: {masked['kernel']} is even; a "
+            "convolution centred on its frame needs an odd kernel"
+        )
+    if masked["crop_frames"] < masked["span"]:
+        raise ConfigError(
+            f"config key representations.masked.crop_frames: {masked['crop_frames']} frames "
+            f"hold no span of {masked['span']}"
+        )
 
 
 def _check_window(name: str) -> None:

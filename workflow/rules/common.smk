@@ -12,6 +12,7 @@ from affectrep.config import (
     model_widths,
     spectrogram_spec,
     train_settings,
+    uses_masked as config_uses_masked,
 )
 from affectrep.data.egemaps import FUNCTIONAL_SETS
 from affectrep.provenance import plain
@@ -263,9 +264,11 @@ def vector_method_pattern():
 
 def vector_stem(corpus, part, wildcards):
     """Where the utterance vectors of one vector method (`egemaps`, `compare`, `blstm`,
-    `pooled`) are, without the .npy/.tsv suffix."""
+    `pooled`, `masked`) are, without the .npy/.tsv suffix."""
     if part in FUNCTIONAL_SETS:
         return f"{RESULTS}/{corpus}/{part}/functionals"
+    if part == "masked":
+        return f"{RESULTS}/{corpus}/masked{scope_of(wildcards)}/vectors"
     folder = {"blstm": "utterances", "pooled": "pooled"}[part]
     return f"{RESULTS}/{corpus}/{folder}{scope_of(wildcards)}/{classification_encoder()}"
 
@@ -295,6 +298,28 @@ def table2_inputs(wildcards):
         ]
         for method in table2_methods()
     }
+
+
+# --- the masked spectrogram model (Table 2's `masked` column) --------------------------------
+
+
+def uses_masked():
+    """Whether a Table 2 column (alone or fused) is the masked spectrogram model's."""
+    return config_uses_masked(config)
+
+
+def masked_features(wildcards):
+    """The spectrogram frames the masked model reads (`representations.masked.spectrogram`)."""
+    return features_of(wildcards.corpus, config["representations"]["masked"]["spectrogram"])
+
+
+def masked_model(wildcards):
+    """The model whose outputs a corpus's masked vectors are: its own (`masked/`, or
+    `masked-without-<session>/`), or the one pretrained on every corpus (`-from-<source>`)."""
+    scope = wildcards.scope
+    if scope.startswith("-from-"):
+        return f"{RESULTS}/{scope.removeprefix('-from-')}/masked/model.npz"
+    return f"{RESULTS}/{wildcards.corpus}/masked{scope}/model.npz"
 
 
 # --- representations (Figures 1 and 2) --------------------------------------------------------
@@ -351,7 +376,8 @@ def separation_inputs(wildcards):
 def training_curves_inputs(wildcards):
     """The Table 2 encoder's trained files in the corpus's own `models/` (pretraining on
     every utterance): its greedy layers (none for a deep model), its encoder (fine-tuning or
-    joint training) and its BLSTM autoencoder; their metadata hold the loss per epoch."""
+    joint training) and its BLSTM autoencoder, and the masked spectrogram model when Table 2
+    has its column; their metadata hold the loss per epoch."""
     encoder = classification_encoder()
     folder = f"{RESULTS}/{wildcards.corpus}/models/{encoder}"
     n_layers = len(model_widths(config, str(encoder))) - 1 if encoder.stacked else 0
@@ -359,6 +385,7 @@ def training_curves_inputs(wildcards):
         "layers": [f"{folder}/layer{k}.npz" for k in range(1, n_layers + 1)],
         "encoder": f"{folder}/encoder.npz",
         "blstm": f"{folder}/blstm.npz",
+        "masked": [f"{RESULTS}/{wildcards.corpus}/masked/model.npz"] if uses_masked() else [],
     }
 
 
@@ -381,7 +408,13 @@ def report_figures(wildcards):
 # --- use: dimensional affect, bundles, cross-corpus -------------------------------------------
 
 # The dimensional table's rows: the workflow's own representations, then the external vectors.
-DIMENSIONAL_SOURCES = ("pooled", "blstm", *FUNCTIONAL_SETS, *EXTERNAL)
+DIMENSIONAL_SOURCES = (
+    "pooled",
+    "blstm",
+    *(["masked"] if uses_masked() else []),
+    *FUNCTIONAL_SETS,
+    *EXTERNAL,
+)
 
 
 def dimensional_titles():
@@ -391,6 +424,7 @@ def dimensional_titles():
     return {
         "pooled": f"{encoder} codes, pooled statistics",
         "blstm": f"BLSTM on {encoder} codes",
+        "masked": "masked spectrogram model, pooled statistics",
         "egemaps": "eGeMAPS functionals",
         "compare": "ComParE 2016 functionals",
         **{name: f"{name} (external vectors)" for name in EXTERNAL},

@@ -42,6 +42,63 @@ rule blstm_ae:
         "../scripts/blstm_ae.py"
 
 
+rule masked_pretrain:
+    """The masked spectrogram model (Table 2's `masked` column), trained without labels on
+    the spectrogram frames of every utterance (or without one session, strict per fold)."""
+    input:
+        unpack(masked_features),
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        model=f"{RESULTS}/{{corpus}}/masked{{without}}/model.npz",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/masked_pretrain{{without}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/masked_pretrain{{without}}.tsv"
+    wildcard_constraints:
+        without="(-without-[A-Za-z0-9_.-]+)?",
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=240,
+    params:
+        settings=plain(config["representations"]["masked"]),
+        exclude_session=excluded_session,
+    script:
+        "../scripts/masked_pretrain.py"
+
+
+rule masked_embed:
+    """One vector per utterance: statistics of the masked model's outputs over the frames of
+    the whole, unmasked utterance (`representations.pooling`, as the pooled codes)."""
+    input:
+        unpack(masked_features),
+        model=masked_model,
+        manifest=f"{RESULTS}/{{corpus}}/manifest.tsv",
+    output:
+        vectors=f"{RESULTS}/{{corpus}}/masked{{scope}}/vectors.npy",
+        ids=f"{RESULTS}/{{corpus}}/masked{{scope}}/vectors.tsv",
+        provenance=f"{RESULTS}/{{corpus}}/masked{{scope}}/vectors.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/masked_embed{{scope}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/masked_embed{{scope}}.tsv"
+    wildcard_constraints:
+        # also with the model pretrained on every corpus (`-from-all-corpora`)
+        scope="(-without-[A-Za-z0-9_.-]+|-from-[A-Za-z0-9][A-Za-z0-9_-]*)?",
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=60,
+    params:
+        pooling=plain(config["representations"]["pooling"]),
+    script:
+        "../scripts/masked_embed.py"
+
+
 rule tsne:
     """t-SNE of one configuration's frame codes or utterance vectors, three panels."""
     input:

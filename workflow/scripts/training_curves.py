@@ -1,4 +1,5 @@
-"""Rule training_curves: the loss per epoch of the Table 2 encoder's layers and its BLSTM."""
+"""Rule training_curves: the loss per epoch of the Table 2 encoder's layers, its BLSTM and
+the masked spectrogram model (when Table 2 has its column)."""
 
 from affectrep.logs import setup_logging
 from affectrep.provenance import JobProvenance
@@ -13,6 +14,7 @@ training_curves(
     model=snakemake.params.model,
     corpus=snakemake.params.corpus,
     figure_out=snakemake.output.png,
+    masked_files=list(snakemake.input.masked),
     logger=logger,
 )
 provenance.stamp(snakemake.output)

@@ -5,6 +5,8 @@
   the deep autoencoder (paper sections 3.1-3.2).
 - `blstm`: the BLSTM sequence autoencoder over frame codes (sections 3.3, 5.2).
 - `mlp`: the frame-level emotion classifier that may start from a pretrained encoder (6).
+- `masked`: the masked spectrogram model (beyond the paper): residual dilated convolutions
+  that predict masked spans of spectrogram frames, its span masking and its loss.
 
 A module's parameters are `nnx.Param`s named as in the parameter files (`W`, `b`, `b_dec`,
 `W_dec`; `encoder/0/W`; `forward/U`, ...): `tree()` gives the plain nested dict/list of

@@ -85,6 +85,7 @@ METHOD_TITLES = {
     "compare": "ComParE 2016 softmax",
     "blstm": "BLSTM ({encoder}) softmax",
     "pooled": "Pooled {encoder} codes softmax",
+    "masked": "Masked spectrogram model softmax",
 }
 # The parts of a fused column (`pooled+egemaps`: the vectors side by side, one softmax).
 PART_TITLES = {
@@ -92,6 +93,7 @@ PART_TITLES = {
     "compare": "ComParE 2016",
     "blstm": "BLSTM ({encoder})",
     "pooled": "pooled {encoder} codes",
+    "masked": "masked spectrogram model",
 }
 # What kind of representation each column is, for comparisons between kinds (a learnt
 # representation is worth something only if it beats the best hand-crafted column): see
@@ -100,7 +102,7 @@ PART_TITLES = {
 # computed elsewhere (`classification.vectors`, any other name) is external: neither, since
 # how it was made, and on which speakers, is not known here.
 HANDCRAFTED_METHODS: tuple[str, ...] = tuple(FUNCTIONAL_SETS)  # ("egemaps", "compare")
-LEARNED_METHODS: tuple[str, ...] = ("pretrained-mlp", "mlp", "blstm", "pooled")
+LEARNED_METHODS: tuple[str, ...] = ("pretrained-mlp", "mlp", "blstm", "pooled", "masked")
 EXTERNAL_TITLE = "{name} (external vectors) softmax"
 
 

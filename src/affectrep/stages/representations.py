@@ -170,6 +170,99 @@ def blstm_ae(
     return vectors
 
 
+# --- the masked spectrogram model -------------------------------------------------------------
+
+
+def masked_pretrain(
+    frames_file: str | Path,
+    index_file: str | Path,
+    manifest: str | Path,
+    *,
+    settings: Mapping,
+    model_out: str | Path,
+    exclude_session: str | None = None,
+    logger: logging.Logger | None = None,
+) -> dict:
+    """Rule `masked_pretrain`: train the masked spectrogram model (Table 2's `masked`
+    column) on the spectrogram frames of every utterance (or of all but one session's
+    speakers, for strict per-fold pretraining), labels unused. Writes its parameters with the
+    settings, the blocks' dilations and the loss per epoch in the metadata; returns them."""
+    from affectrep.train.masked import MaskedSettings, save_masked, train_masked
+
+    logger = logger or logging.getLogger(__name__)
+    masked_settings = MaskedSettings(**settings)
+    masked_settings.check()
+    frames = np.load(frames_file, mmap_mode="r")
+    index = read_index(index_file)
+    train_frames, train_index = np.asarray(frames), index
+    if exclude_session is not None:
+        held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
+        train_frames, train_index = without_speakers(frames, index, held)
+        logger.info(
+            "masked model: session %s left out of training (%d of %d utterances kept)",
+            exclude_session,
+            len(train_index),
+            len(index),
+        )
+    checkpoint = Path(model_out).with_name(Path(model_out).stem + ".checkpoint.npz")
+    params, history = train_masked(
+        train_frames,
+        train_index,
+        masked_settings,
+        checkpoint=checkpoint,
+        logger=logger,
+        label=f"masked spectrogram model ({masked_settings.spectrogram})",
+    )
+    meta = {
+        "model": "masked",
+        "settings": dict(settings),
+        "dilations": masked_settings.dilations,
+        "n_in": int(frames.shape[1]),
+        "history": history.records,
+        "excluded_session": exclude_session,
+    }
+    save_masked(model_out, params, meta)
+    checkpoint.unlink(missing_ok=True)
+    return meta
+
+
+def masked_embed(
+    frames_file: str | Path,
+    index_file: str | Path,
+    manifest: str | Path,
+    model_file: str | Path,
+    *,
+    pooling: Mapping | None,
+    vectors_out: str | Path,
+    ids_out: str | Path,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """Rule `masked_embed`: one vector per utterance of the corpus: the statistics
+    (`pooling`, the fields of a `PoolingSpec`) of the masked model's outputs for every frame
+    of the whole, unmasked utterance."""
+    from affectrep.train.masked import load_masked, utterance_vectors
+
+    logger = logger or logging.getLogger(__name__)
+    params, meta = load_masked(model_file)
+    frames = np.load(frames_file, mmap_mode="r")
+    n_in = int(np.asarray(params["input"]["W"]).shape[0])
+    if frames.shape[1] != n_in:
+        raise ValueError(
+            f"{model_file} reads {n_in}-dimensional frames but {frames_file} holds "
+            f"{frames.shape[1]}-dimensional ones"
+        )
+    index = read_index(index_file)
+    vectors = utterance_vectors(
+        params, meta["dilations"], np.asarray(frames), index, PoolingSpec.of(pooling), logger=logger
+    )
+    logger.info("masked model vectors: %d utterances, %d dims", *vectors.shape)
+    with atomic_path(vectors_out) as tmp:
+        np.save(tmp, vectors)
+    by_id = {row.id: row for row in read_manifest(manifest)}
+    write_ids([by_id[uid] for uid in index.ids], ids_out)
+    return vectors
+
+
 # --- pictures and numbers ---------------------------------------------------------------------
 
 
@@ -231,13 +324,16 @@ def training_curves(
     model: str,
     corpus: str,
     figure_out: str | Path,
+    masked_files: Sequence[str | Path] = (),
     logger: logging.Logger | None = None,
 ) -> dict[str, str]:
     """Rule `training_curves`: the loss per epoch of every trained part of encoder `model`
     (its greedy layers `layer_files` and, when it was fine-tuned for some epochs, the
-    fine-tuning in `encoder_file`; a deep model's joint training in `encoder_file`) and of
-    its BLSTM autoencoder (`blstm_file`), as recorded in each file's metadata. Writes the
-    figure (PNG and PDF) and returns each panel's last-epoch note."""
+    fine-tuning in `encoder_file`; a deep model's joint training in `encoder_file`), of
+    its BLSTM autoencoder (`blstm_file`) and of the masked spectrogram model (`masked_files`:
+    its `model.npz` when Table 2 has a `masked` column, else none), as recorded in each
+    file's metadata. Writes the figure (PNG and PDF) and returns each panel's last-epoch
+    note."""
     logger = logger or logging.getLogger(__name__)
     encoder_meta = load_tree(encoder_file)[1]
     model = str(encoder_meta.get("model", model))  # the file's own id
@@ -252,19 +348,33 @@ def training_curves(
     else:
         encoder_curves.append(curve_of(f"{title} (trained jointly)", encoder_meta))
     blstm = curve_of(f"BLSTM autoencoder on {title} codes", load_tree(blstm_file)[1])
+    masked_metas = [load_tree(path)[1] for path in masked_files]
+    masked = [curve_of(masked_title(meta), meta) for meta in masked_metas]
     notes = {}
-    for curve in [*encoder_curves, blstm]:
+    for curve in [*encoder_curves, blstm, *masked]:
         notes[curve.title] = trend_note(curve.losses)
         logger.info("%s: %s", curve.title, notes[curve.title])
     figure = plot_training_curves(
         {
             f"Table 2 encoder {title} ({model})": encoder_curves,
             "BLSTM autoencoder (utterance vectors)": [blstm],
+            "Masked spectrogram model (self-supervised, Table 2 column masked)": masked,
         },
         f"Training curves, corpus {corpus}",
     )
     save_figure(figure, figure_out)
     return notes
+
+
+def masked_title(meta: Mapping) -> str:
+    """`Masked spectrogram model, logmel40, 4 x 128` from a `model.npz`'s metadata."""
+    settings = meta.get("settings") or {}
+    parts = ["Masked spectrogram model"]
+    if "spectrogram" in settings:
+        parts.append(str(settings["spectrogram"]))
+    if "layers" in settings and "width" in settings:
+        parts.append(f"{settings['layers']} x {settings['width']}")
+    return ", ".join(parts)
 
 
 def separation(

@@ -5,6 +5,8 @@
   optimiser-settings type.
 - `autoencoders`: the denoising autoencoders: greedy layers, deep models, their codes.
 - `blstm`: the BLSTM autoencoder over codes, and one vector per utterance with it.
+- `masked`: the masked spectrogram model on crops of spectrogram frames, and one vector per
+  utterance with it (its outputs on the whole utterance, pooled).
 
 Imports data and models. (The MLP of Table 2 trains with the same loop; it is part of the
 evaluation protocol, `affectrep.protocol.mlp`.)

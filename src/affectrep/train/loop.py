@@ -281,6 +281,7 @@ class UtteranceBatches:
     bucket_frames: int = 32
     sort_by_length: bool = True
     batch: Callable = padded_sequences
+    item: str = "codes"  # what a frame of `data` is, for the log
     unit: str = "utterances"
     rate_key: str = "utterances_per_s"
     sync_every: int = 20  # report what is computed, not what is queued, now and then
@@ -296,7 +297,7 @@ class UtteranceBatches:
 
     def describe(self) -> str:
         return (
-            f"{len(self.index)} utterances of {self.data.shape[1]}-dim codes, "
+            f"{len(self.index)} utterances of {self.data.shape[1]}-dim {self.item}, "
             f"{self.steps_per_epoch} batches/epoch of {self.batch_size}"
         )
 
