@@ -712,6 +712,17 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     # Use: the bundle (and the report that shows its card).
     planned = _planned(settled_copy, _changed("use.window_s", 3.0))
     assert planned == {"export": 1, "report": 1, "all": 1}
+    # An openSMILE set that no Table 2 column uses is computed for no other output (the
+    # dimensional table's rows follow the columns): with its files gone, only the config
+    # that lists ComParE plans it again.
+    compare = settled_copy / "results" / "demo" / "compare"
+    aside = settled_copy / "compare-aside"
+    shutil.move(compare, aside)
+    methods = [m for m in TINY["classification"]["methods"] if "compare" not in m.split("+")]
+    planned = _planned(settled_copy, _changed("classification.methods", methods))
+    assert "functionals" not in planned and planned["dimensional"] == 1
+    assert _planned(settled_copy, TINY)["functionals"] == 1
+    shutil.move(aside, compare)
     # New external vectors (the files are inputs; Snakemake compares their checksums, so
     # new content, not a new modification time): their column and row, nothing else.
     vectors = settled_copy / "external" / "ext.npy"

@@ -216,10 +216,16 @@ def _check_vectors(vectors: dict) -> None:
             raise ConfigError(f"{key}.ids: the ids need a file of their own, not the vectors'")
 
 
+def table2_parts(config: dict) -> set[str]:
+    """Every representation a Table 2 column uses, alone or fused (`masked+compare` uses
+    `masked` and `compare`)."""
+    return {part for method in config["classification"]["methods"] for part in method.split("+")}
+
+
 def uses_masked(config: dict) -> bool:
     """Whether a Table 2 column (alone or fused: `masked+compare`) is the masked spectrogram
     model's."""
-    return any("masked" in method.split("+") for method in config["classification"]["methods"])
+    return "masked" in table2_parts(config)
 
 
 def _check_masked(config: dict) -> None:

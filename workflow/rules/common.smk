@@ -12,6 +12,7 @@ from affectrep.config import (
     model_widths,
     spectrogram_spec,
     train_settings,
+    table2_parts as config_table2_parts,
     uses_masked as config_uses_masked,
 )
 from affectrep.data.egemaps import FUNCTIONAL_SETS
@@ -408,11 +409,13 @@ def report_figures(wildcards):
 # --- use: dimensional affect, bundles, cross-corpus -------------------------------------------
 
 # The dimensional table's rows: the workflow's own representations, then the external vectors.
+# The openSMILE sets only where a Table 2 column uses them: ComParE costs about 10 minutes
+# per 12 hours of audio, not to be spent on a row nobody asked for.
 DIMENSIONAL_SOURCES = (
     "pooled",
     "blstm",
     *(["masked"] if uses_masked() else []),
-    *FUNCTIONAL_SETS,
+    *(name for name in FUNCTIONAL_SETS if name in config_table2_parts(config)),
     *EXTERNAL,
 )
 
