@@ -68,6 +68,7 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
     except ImportError:
         return None
     from affectrep.train import blstm
+    from affectrep.train.loop import gather_rows
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if os.environ.get("OMP_NUM_THREADS"):
@@ -84,7 +85,7 @@ def bench_torch(codes, index, units: int, batch: int, epochs: int) -> float | No
 
     def step(starts: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
         n_steps = int(lengths.max())
-        x = data[torch.from_numpy(blstm.gather_rows(starts, lengths, n_steps)).long().to(device)]
+        x = data[torch.from_numpy(gather_rows(starts, lengths, n_steps)).long().to(device)]
         length = torch.from_numpy(lengths).to(device)[:, None]
         steps = torch.arange(n_steps, device=device)[None, :]
         real = steps < length

@@ -159,7 +159,7 @@ def functionals_features(
 
     def collect(chunk: _Chunk) -> None:
         chunks.append(chunk)
-        progress.update(sum(len(c.features) for c in chunks))
+        progress.update(progress.done + len(chunk.features))
 
     if workers == 1:
         for run in runs:

@@ -99,6 +99,30 @@ def load_points(
 # --- the BLSTM autoencoder --------------------------------------------------------------------
 
 
+def training_part(
+    data: np.ndarray,
+    index: FeatureIndex,
+    rows: Sequence[Utterance],
+    exclude_session: str | None,
+    what: str,
+    logger: logging.Logger,
+) -> tuple[np.ndarray, FeatureIndex]:
+    """The frames (or codes) a model trains on: every utterance's, or, for strict per-fold
+    pretraining, all but those of `exclude_session`'s speakers (logged)."""
+    if exclude_session is None:
+        return np.asarray(data), index
+    held = {row.speaker for row in rows if row.session == exclude_session}
+    kept_data, kept_index = without_speakers(data, index, held)
+    logger.info(
+        "%s: session %s left out of training (%d of %d utterances kept)",
+        what,
+        exclude_session,
+        len(kept_index),
+        len(index),
+    )
+    return kept_data, kept_index
+
+
 def blstm_ae(
     codes_file: str | Path,
     index_file: str | Path,
@@ -124,16 +148,7 @@ def blstm_ae(
     codes = np.load(codes_file, mmap_mode="r")
     index = read_index(index_file)
     rows = read_manifest(manifest)
-    train_codes, train_index = np.asarray(codes), index
-    if exclude_session is not None:
-        held = {row.speaker for row in rows if row.session == exclude_session}
-        train_codes, train_index = without_speakers(codes, index, held)
-        logger.info(
-            "BLSTM: session %s left out of training (%d of %d utterances kept)",
-            exclude_session,
-            len(train_index),
-            len(index),
-        )
+    train_codes, train_index = training_part(codes, index, rows, exclude_session, "BLSTM", logger)
     checkpoint = Path(params_out).with_name(Path(params_out).stem + ".checkpoint.npz")
     params, history = train_blstm(
         train_codes,
@@ -194,16 +209,9 @@ def masked_pretrain(
     masked_settings.check()
     frames = np.load(frames_file, mmap_mode="r")
     index = read_index(index_file)
-    train_frames, train_index = np.asarray(frames), index
-    if exclude_session is not None:
-        held = {row.speaker for row in read_manifest(manifest) if row.session == exclude_session}
-        train_frames, train_index = without_speakers(frames, index, held)
-        logger.info(
-            "masked model: session %s left out of training (%d of %d utterances kept)",
-            exclude_session,
-            len(train_index),
-            len(index),
-        )
+    train_frames, train_index = training_part(
+        frames, index, read_manifest(manifest), exclude_session, "masked model", logger
+    )
     checkpoint = Path(model_out).with_name(Path(model_out).stem + ".checkpoint.npz")
     params, history = train_masked(
         train_frames,

@@ -33,9 +33,8 @@ from affectrep.progress import Progress
 from affectrep.train.loop import (
     OptimizerSettings,
     UtteranceBatches,
-    bucket_length,
     fit,
-    gather_rows,
+    whole_utterance_batches,
 )
 
 # How the states of an utterance become its vector: the model's own poolings (`mean`, `last`,
@@ -190,35 +189,24 @@ def utterance_vectors(
     spec = PoolingSpec.of(statistics) if pooling == "statistics" else None
     width = spec.n_out(hidden) if spec is not None else hidden
     data = jnp.asarray(codes, dtype=jnp.float32)
-    n = len(index)
-    out = np.zeros((n, width), dtype=np.float32)
-    order = np.argsort(index.lengths, kind="stable")
+    out = np.zeros((len(index), width), dtype=np.float32)
     progress = Progress(
-        n,
+        len(index),
         "blstm representations",
         logger or logging.getLogger(__name__),
         unit="utterances",
         every_s=10,
     )
-    for first in range(0, n, batch_size):
-        chosen = order[first : first + batch_size]
-        starts = np.zeros(batch_size, dtype=np.int64)
-        lengths = np.zeros(batch_size, dtype=np.int64)  # zero-length rows fill the last batch
-        starts[: len(chosen)] = index.offsets[chosen]
-        lengths[: len(chosen)] = index.lengths[chosen]
-        rows = gather_rows(starts, lengths, bucket_length(int(lengths.max()), bucket_frames))
+    done = 0
+    for chosen, rows, lengths in whole_utterance_batches(index, batch_size, bucket_frames):
         if spec is not None:
-            states = np.asarray(
-                _states(params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32))
-            )
+            states = np.asarray(_states(params, data, rows, lengths))
             for slot, utterance in enumerate(chosen):
-                out[utterance] = pool_one(states[slot, : lengths[slot]], spec)
+                out[utterance] = pool_one(states[slot, : int(lengths[slot])], spec)
         else:
-            result = _vectors(
-                params, data, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32), pooling
-            )
-            out[chosen] = np.asarray(result)[: len(chosen)]
-        progress.update(first + len(chosen))
+            out[chosen] = np.asarray(_vectors(params, data, rows, lengths, pooling))[: len(chosen)]
+        done += len(chosen)
+        progress.update(done)
     return out
 
 

@@ -255,6 +255,24 @@ def gather_rows(starts: np.ndarray, lengths: np.ndarray, n_steps: int) -> np.nda
     return (starts[:, None] + np.minimum(steps, last)).astype(np.int32)
 
 
+def whole_utterance_batches(
+    index: FeatureIndex, batch_size: int, bucket_frames: int
+) -> Iterator[tuple[np.ndarray, jax.Array, jax.Array]]:
+    """Every utterance of `index`, whole, in batches of `batch_size` in length order (little
+    padding): (the batch's utterance numbers, frame rows (batch_size, bucketed T), lengths
+    (batch_size,)). The last batch is filled with zero-length rows, so that every batch has
+    the compiled shape; for representations of trained models, not for training."""
+    order = np.argsort(index.lengths, kind="stable")
+    for first in range(0, len(index), batch_size):
+        chosen = order[first : first + batch_size]
+        starts = np.zeros(batch_size, dtype=np.int64)
+        lengths = np.zeros(batch_size, dtype=np.int64)
+        starts[: len(chosen)] = index.offsets[chosen]
+        lengths[: len(chosen)] = index.lengths[chosen]
+        rows = gather_rows(starts, lengths, bucket_length(int(lengths.max()), bucket_frames))
+        yield chosen, jnp.asarray(rows), jnp.asarray(lengths, dtype=jnp.int32)
+
+
 def padded_sequences(codes: jax.Array, plan: tuple[jax.Array, jax.Array]):
     """(x (batch, T, D), lengths (batch,)) of one step of an `UtteranceBatches` plan."""
     rows, lengths = plan

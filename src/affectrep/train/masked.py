@@ -41,9 +41,8 @@ from affectrep.progress import Progress
 from affectrep.train.loop import (
     OptimizerSettings,
     UtteranceBatches,
-    bucket_length,
     fit,
-    gather_rows,
+    whole_utterance_batches,
 )
 
 
@@ -204,30 +203,19 @@ def frame_representations(
     of `index`, whole and unmasked, in order of length."""
     params = jax.tree_util.tree_map(jnp.asarray, params)
     data = jnp.asarray(frames, dtype=jnp.float32)
-    n = len(index)
-    order = np.argsort(index.lengths, kind="stable")
     progress = Progress(
-        n, "masked representations", logger or logging.getLogger(__name__), unit="utterances"
+        len(index),
+        "masked representations",
+        logger or logging.getLogger(__name__),
+        unit="utterances",
     )
-    for first in range(0, n, batch_size):
-        chosen = order[first : first + batch_size]
-        starts = np.zeros(batch_size, dtype=np.int64)
-        lengths = np.zeros(batch_size, dtype=np.int64)  # zero-length rows fill the last batch
-        starts[: len(chosen)] = index.offsets[chosen]
-        lengths[: len(chosen)] = index.lengths[chosen]
-        rows = gather_rows(starts, lengths, bucket_length(int(lengths.max()), bucket_frames))
-        encoded = np.asarray(
-            _encode(
-                params,
-                data,
-                jnp.asarray(rows),
-                jnp.asarray(lengths, dtype=jnp.int32),
-                tuple(layer_dilations),
-            )
-        )
+    done = 0
+    for chosen, rows, lengths in whole_utterance_batches(index, batch_size, bucket_frames):
+        encoded = np.asarray(_encode(params, data, rows, lengths, tuple(layer_dilations)))
         for slot, utterance in enumerate(chosen):
-            yield int(utterance), encoded[slot, : lengths[slot]]
-        progress.update(first + len(chosen))
+            yield int(utterance), encoded[slot, : int(lengths[slot])]
+        done += len(chosen)
+        progress.update(done)
 
 
 def utterance_vectors(
