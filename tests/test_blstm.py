@@ -202,6 +202,41 @@ def test_a_short_run_lowers_the_loss():
     assert params["readout"]["W"].shape == (HIDDEN, DIMS)
 
 
+def test_the_denoising_loss_reconstructs_clean_frames_from_masked_spans():
+    x, lengths = _padded([9, 4, 12], 12, seed=5, pad_value=3.0)
+    params = _params(4)
+    network = model.BlstmAutoencoder.from_tree(params)
+    loss = model.MaskedSequenceLoss(mask_ratio=0.5, span=3)
+    key = jax.random.PRNGKey(7)
+    masked = model.span_mask(key, jnp.asarray(lengths), 12, 0.5, 3)
+    assert bool(jnp.any(masked)) and not bool(
+        jnp.any(masked & ~model.frame_mask(lengths, 12).astype(bool))
+    )
+    # The same as the plain SSE of the clean target, computed from the corrupted input.
+    corrupted = jnp.where(masked[..., None], 0.0, x)
+    expected = jnp.mean(network.utterance_sse(corrupted, jnp.asarray(lengths), target=x))
+    got = loss(network, (jnp.asarray(x), jnp.asarray(lengths)), key)
+    np.testing.assert_allclose(float(got), float(expected), rtol=1e-6)
+    # ... which differs from the plain autoencoder's loss (the input really is corrupted) and
+    # from reconstructing the corrupted input (the target really is clean).
+    plain = model.sequence_loss(network, (jnp.asarray(x), jnp.asarray(lengths)), None)
+    of_corrupted = jnp.mean(network.utterance_sse(corrupted, jnp.asarray(lengths)))
+    assert abs(float(got) - float(plain)) > 1e-3 and abs(float(got) - float(of_corrupted)) > 1e-3
+
+
+def test_denoising_training_learns_and_is_chosen_by_mask_ratio():
+    codes, index = _corpus()
+    assert blstm.BlstmSettings().loss() is model.sequence_loss
+    settings = blstm.BlstmSettings(**{**FAST.__dict__, "mask_ratio": 0.3, "span": 2})
+    assert settings.loss() == model.MaskedSequenceLoss(0.3, 2)
+    _, history = blstm.train_blstm(codes, index, settings)
+    losses = [record["loss"] for record in history.records]
+    assert losses[-1] < 0.8 * losses[0]
+    for bad, message in (({"mask_ratio": 1.0}, "mask_ratio"), ({"span": 0}, "span")):
+        with pytest.raises(ValueError, match=message):
+            blstm.BlstmSettings(**bad).check()
+
+
 def test_resume_after_interruption_gives_the_same_parameters(tmp_path, caplog):
     codes, index = _corpus(seed=1)
     settings = blstm.BlstmSettings(**{**FAST.__dict__, "epochs": 3, "max_frames": 20})

@@ -52,7 +52,17 @@ FROM_SCHEMA = {
     (MlpSettings, "seed"): "classification.seed",
     **{
         (BlstmSettings, name): f"representations.blstm.{name}"
-        for name in (*OPTIMIZER, "hidden", "epochs", "batch_size", "max_frames", "pooling", "seed")
+        for name in (
+            *OPTIMIZER,
+            "hidden",
+            "epochs",
+            "batch_size",
+            "max_frames",
+            "pooling",
+            "mask_ratio",
+            "span",
+            "seed",
+        )
     },
     **{
         (MaskedSettings, name): f"representations.masked.{name}"

@@ -29,12 +29,14 @@ plain parameter dicts that `blstm.npz` holds (`forward/W`, `forward/U`, `forward
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from affectrep.models.dense import Dense, glorot, param
+from affectrep.models.masked import span_mask
 
 Params = dict[str, dict[str, jax.Array]]
 POOLINGS = ("mean", "last")
@@ -119,11 +121,16 @@ class BlstmAutoencoder(nnx.Module):
         """The linear read-out: (batch, T, hidden) -> (batch, T, D)."""
         return self.readout(states)
 
-    def utterance_sse(self, x: jax.Array, lengths: jax.Array) -> jax.Array:
-        """Per-utterance SSE over real frames: (batch,). Time-major, the recurrence's
-        layout, so that no (batch, T, ...) copy of the states is made."""
-        x = jnp.swapaxes(x, 0, 1)  # (T, batch, D)
-        error = jnp.sum((self.readout(self._frame_states(x, lengths)) - x) ** 2, axis=-1)
+    def utterance_sse(
+        self, x: jax.Array, lengths: jax.Array, target: jax.Array | None = None
+    ) -> jax.Array:
+        """Per-utterance SSE over real frames: (batch,), of the reconstruction of `target`
+        (default: `x` itself; a denoising autoencoder reads a corrupted `x` and reconstructs
+        the clean `target`). Time-major, the recurrence's layout, so that no
+        (batch, T, ...) copy of the states is made."""
+        target = jnp.swapaxes(x if target is None else target, 0, 1)  # (T, batch, D)
+        x = jnp.swapaxes(x, 0, 1)
+        error = jnp.sum((self.readout(self._frame_states(x, lengths)) - target) ** 2, axis=-1)
         return jnp.sum(error * frame_mask(lengths, x.shape[0]).T, axis=0)
 
     def vectors(self, x: jax.Array, lengths: jax.Array, pooling: str) -> jax.Array:
@@ -155,6 +162,28 @@ def sequence_loss(
     del key
     x, lengths = batch
     return jnp.mean(model.utterance_sse(x, lengths))
+
+
+@dataclass(frozen=True)
+class MaskedSequenceLoss:
+    """The denoising variant of `sequence_loss` (beyond the paper; the BLSTM's counterpart of
+    the autoencoders' masking noise): spans of `span` frames, about `mask_ratio` of each
+    utterance's real frames (`affectrep.models.masked.span_mask`, fresh at every step), are
+    set to zero in the input, and the network reconstructs every real frame of the clean
+    sequence. A plain autoencoder with enough units can copy each frame through its state;
+    a masked span can only be filled in from the frames around it, so the states must carry
+    the utterance's context. A value (frozen dataclass), so the compiled step is cached."""
+
+    mask_ratio: float
+    span: int
+
+    def __call__(
+        self, model: BlstmAutoencoder, batch: tuple[jax.Array, jax.Array], key: jax.Array
+    ) -> jax.Array:
+        x, lengths = batch
+        masked = span_mask(key, lengths, x.shape[1], self.mask_ratio, self.span)
+        corrupted = jnp.where(masked[..., None], 0.0, x)
+        return jnp.mean(model.utterance_sse(corrupted, lengths, target=x))
 
 
 def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, keep: jax.Array):

@@ -25,6 +25,7 @@ from affectrep.defaults import default
 from affectrep.models.blstm import (
     POOLINGS,
     BlstmAutoencoder,
+    MaskedSequenceLoss,
     Params,
     check_hidden,
     sequence_loss,
@@ -55,7 +56,9 @@ class BlstmSettings(OptimizerSettings):
     `bucket_frames` is the finest padding step (see `bucket_length`). With `sort_by_length`
     each batch holds utterances of similar length (less padding); the batches still change
     every epoch, and their order is shuffled. `pooling` is how `utterance_vectors` is called
-    afterwards; it does not change training.
+    afterwards; it does not change training. `mask_ratio` > 0 trains a denoising
+    autoencoder (`MaskedSequenceLoss`: spans of `span` frames zeroed in the input, every
+    frame reconstructed); 0 is the paper's plain autoencoder.
     """
 
     optimizer: str = default("representations.blstm.optimizer")
@@ -69,6 +72,8 @@ class BlstmSettings(OptimizerSettings):
     max_frames: int = default("representations.blstm.max_frames")
     seed: int = default("representations.blstm.seed")
     pooling: str = default("representations.blstm.pooling")
+    mask_ratio: float = default("representations.blstm.mask_ratio")
+    span: int = default("representations.blstm.span")
     bucket_frames: int = 32
     sort_by_length: bool = True
 
@@ -83,6 +88,16 @@ class BlstmSettings(OptimizerSettings):
             raise ValueError("batch_size and bucket_frames must be positive, epochs >= 0")
         if self.max_frames < 0:
             raise ValueError(f"max_frames must be 0 (no crop) or positive, not {self.max_frames}")
+        if not 0 <= self.mask_ratio < 1:
+            raise ValueError(f"mask_ratio must be 0 (no masking) or below 1, not {self.mask_ratio}")
+        if self.span < 1:
+            raise ValueError(f"span must be at least 1 frame, not {self.span}")
+
+    def loss(self):
+        """The training loss: the paper's SSE, or its denoising variant with masking."""
+        if self.mask_ratio == 0:
+            return sequence_loss
+        return MaskedSequenceLoss(self.mask_ratio, self.span)
 
 
 @dataclass
@@ -137,10 +152,18 @@ def train_blstm(
     )
     fingerprint = settings.fingerprint(**data_fingerprint(codes, index))
     source = batches(jnp.asarray(codes, dtype=jnp.float32), index, settings)
-    logger.info("%s: hidden %d (%d per direction)", label, settings.hidden, settings.hidden // 2)
+    logger.info(
+        "%s: hidden %d (%d per direction)%s",
+        label,
+        settings.hidden,
+        settings.hidden // 2,
+        f", {settings.mask_ratio:.0%} of frames masked in spans of {settings.span}"
+        if settings.mask_ratio
+        else "",
+    )
     result = fit(
         model,
-        sequence_loss,
+        settings.loss(),
         source,
         settings,
         epochs=settings.epochs,
