@@ -9,6 +9,7 @@ module stays free of the training code.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 KINDS = ("tied", "untied", "deep")
@@ -64,3 +65,15 @@ def pyramid(n_in: int, n_layers: int) -> list[int]:
         width //= 2
         widths.append(width)
     return widths
+
+
+def code_layers(encoder: Sequence[Mapping], code_layer: int, name: str = "the encoder") -> list:
+    """The encoder layers whose last output is the code: all of them (`code_layer` 0, the
+    bottleneck, the paper's code) or the first `code_layer` (`representations.code_layer`:
+    a lower layer keeps more of the spectrogram's detail than the bottleneck does)."""
+    if code_layer < 0 or code_layer > len(encoder):
+        raise ValueError(
+            f"representations.code_layer is {code_layer}, but {name} has "
+            f"{len(encoder)} layers (0 = the bottleneck, 1..{len(encoder)} = that layer)"
+        )
+    return list(encoder[:code_layer] if code_layer else encoder)

@@ -89,7 +89,8 @@ rule train_deep:
 
 
 rule encode:
-    """The bottleneck code of every frame."""
+    """The code of every frame: the encoder's bottleneck, or the output of encoder layer
+    `representations.code_layer`."""
     input:
         unpack(model_features),
         encoder=f"{RESULTS}/{{corpus}}/models{{without}}/{{model}}/encoder.npz",
@@ -108,5 +109,6 @@ rule encode:
         runtime=60,
     params:
         model=lambda wildcards: wildcards.model,
+        code_layer=config["representations"]["code_layer"],
     script:
         "../scripts/encode.py"

@@ -198,7 +198,8 @@ def method_titles():
     from affectrep.protocol.figures import model_title
 
     encoder = model_title(config["classification"]["encoder"])
-    return {m: method_title(m, encoder) for m in table2_methods()}
+    layer = config["representations"]["code_layer"]
+    return {m: method_title(m, encoder, layer) for m in table2_methods()}
 
 
 def external_methods():
@@ -422,11 +423,14 @@ DIMENSIONAL_SOURCES = (
 
 def dimensional_titles():
     from affectrep.protocol.figures import model_title
+    from affectrep.protocol.table2 import codes_title
 
-    encoder = model_title(config["classification"]["encoder"])
+    codes = codes_title(
+        model_title(config["classification"]["encoder"]), config["representations"]["code_layer"]
+    )
     return {
-        "pooled": f"{encoder} codes, pooled statistics",
-        "blstm": f"BLSTM on {encoder} codes",
+        "pooled": f"{codes} codes, pooled statistics",
+        "blstm": f"BLSTM on {codes} codes",
         "masked": "masked spectrogram model, pooled statistics",
         "egemaps": "eGeMAPS functionals",
         "compare": "ComParE 2016 functionals",

@@ -182,6 +182,7 @@ rule export:
         utterance=plain(config["classification"]["utterance"]),
         window_s=plain(config["use"]["window_s"]),
         seed=config["classification"]["seed"],
+        code_layer=config["representations"]["code_layer"],
     script:
         "../scripts/export.py"
 

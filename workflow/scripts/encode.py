@@ -1,4 +1,4 @@
-"""Rules encode and encode_from: the bottleneck code of every frame."""
+"""Rules encode and encode_from: the code of every frame (bottleneck or code_layer)."""
 
 from affectrep.device import configure_jax
 from affectrep.logs import setup_logging
@@ -14,6 +14,7 @@ shape = encode(
     encoder_file=snakemake.input.encoder,
     output=snakemake.output.codes,
     model=snakemake.params.model,
+    code_layer=snakemake.params.code_layer,
 )
 logger.info("%s: codes of %d frames, %d dims", snakemake.params.model, *shape)
 provenance.stamp(snakemake.output)

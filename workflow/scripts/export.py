@@ -21,6 +21,7 @@ export(
     window_s=snakemake.params.window_s,
     utterance=snakemake.params.utterance,
     seed=snakemake.params.seed,
+    code_layer=snakemake.params.code_layer,
     logger=logger,
 )
 provenance.stamp([snakemake.output.bundle])

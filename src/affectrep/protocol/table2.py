@@ -83,16 +83,16 @@ METHOD_TITLES = {
     "mlp": "MLP (no pretraining)",
     "egemaps": "eGeMAPS softmax",
     "compare": "ComParE 2016 softmax",
-    "blstm": "BLSTM ({encoder}) softmax",
-    "pooled": "Pooled {encoder} codes softmax",
+    "blstm": "BLSTM ({codes}) softmax",
+    "pooled": "Pooled {codes} codes softmax",
     "masked": "Masked spectrogram model softmax",
 }
 # The parts of a fused column (`pooled+egemaps`: the vectors side by side, one softmax).
 PART_TITLES = {
     "egemaps": "eGeMAPS",
     "compare": "ComParE 2016",
-    "blstm": "BLSTM ({encoder})",
-    "pooled": "pooled {encoder} codes",
+    "blstm": "BLSTM ({codes})",
+    "pooled": "pooled {codes} codes",
     "masked": "masked spectrogram model",
 }
 # What kind of representation each column is, for comparisons between kinds (a learnt
@@ -106,15 +106,23 @@ LEARNED_METHODS: tuple[str, ...] = ("pretrained-mlp", "mlp", "blstm", "pooled", 
 EXTERNAL_TITLE = "{name} (external vectors) softmax"
 
 
-def method_title(method: str, encoder_title: str) -> str:
+def codes_title(encoder_title: str, code_layer: int = 0) -> str:
+    """The name of the codes that the pooled and BLSTM columns read: the encoder's (its
+    bottleneck), or `<encoder> layer k` (`representations.code_layer`)."""
+    return f"{encoder_title} layer {code_layer}" if code_layer else encoder_title
+
+
+def method_title(method: str, encoder_title: str, code_layer: int = 0) -> str:
     """The column title of a Table 2 method; a fused one (`a+b`) names its parts, and any
-    name that is not a built-in method is a column of external vectors."""
+    name that is not a built-in method is a column of external vectors. The pooled and BLSTM
+    columns name the encoder layer they read when it is not the bottleneck."""
+    names = {"encoder": encoder_title, "codes": codes_title(encoder_title, code_layer)}
     if "+" in method:
-        parts = [PART_TITLES[part].format(encoder=encoder_title) for part in method.split("+")]
+        parts = [PART_TITLES[part].format(**names) for part in method.split("+")]
         return " + ".join(parts) + " softmax"
     if method not in METHOD_TITLES:
         return EXTERNAL_TITLE.format(name=method)
-    return METHOD_TITLES[method].format(encoder=encoder_title)
+    return METHOD_TITLES[method].format(**names)
 
 
 def run_values(results: Sequence[Mapping], row: str) -> list[float]:

@@ -25,7 +25,7 @@ from affectrep.data.featureset import FeatureIndex, excluding, read_index
 from affectrep.data.manifest import read_manifest
 from affectrep.data.npyio import NpyRowWriter
 from affectrep.data.pytree_io import load_tree, save_tree
-from affectrep.model_id import ModelId
+from affectrep.model_id import ModelId, code_layers
 
 if TYPE_CHECKING:
     from affectrep.models.context import TrainingData
@@ -219,17 +219,20 @@ def encode(
     encoder_file: str | Path,
     output: str | Path,
     model: ModelId | str,
+    code_layer: int = 0,
 ) -> tuple[int, int]:
-    """Rules `encode` and `encode_from`: the bottleneck codes of every frame, written block
-    by block as a float32 `.npy` in the features' order (the host never holds all codes).
-    Returns the codes' shape."""
+    """Rules `encode` and `encode_from`: the codes of every frame (the bottleneck, or the
+    output of encoder layer `code_layer`: `code_layers`), written block by block as a
+    float32 `.npy` in the features' order (the host never holds all codes). Returns the
+    codes' shape."""
     from affectrep.train.autoencoders import iter_codes
 
     model = ModelId.parse(str(model))
-    data = training_data(frames, index)
     tree, _ = load_tree(encoder_file)
-    shape = (data.n_frames, int(np.shape(tree["encoder"][-1]["W"])[1]))
+    layers = code_layers(tree["encoder"], code_layer, f"{model} ({encoder_file})")
+    data = training_data(frames, index)
+    shape = (data.n_frames, int(np.shape(layers[-1]["W"])[1]))
     with NpyRowWriter(output, shape) as out:
-        for block in iter_codes(tree["encoder"], data, model.context):
+        for block in iter_codes(layers, data, model.context):
             out.write(block)
     return shape

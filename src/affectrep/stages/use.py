@@ -184,11 +184,14 @@ def export(
     window_s: float,
     utterance: Mapping,
     seed: int,
+    code_layer: int = 0,
     logger: logging.Logger | None = None,
 ) -> dict:
     """Rule `export`: the model bundle whose `bundle.json` is `bundle`, in that file's folder
     (`affectrep.use.bundle.write_bundle`). `record`: the provenance of the inputs, which
-    becomes the bundle's config.yaml and the model card's settings."""
+    becomes the bundle's config.yaml and the model card's settings. `code_layer`: the encoder
+    layer whose output the pooled codes were made of (0: the bottleneck); the bundle's
+    encoder ends there, so that it gives new audio the same codes."""
     logger = logger or logging.getLogger(__name__)
     folder = Path(bundle).parent
     info = write_bundle(
@@ -206,6 +209,7 @@ def export(
         window_s=window_s,
         utterance=utterance,
         seed=seed,
+        code_layer=code_layer,
         logger=logger,
     )
     logger.info("bundle %s: heads %s", folder, ["emotion", *info["dimensions"]])

@@ -41,11 +41,11 @@ from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, read_index
 from affectrep.data.manifest import read_manifest
 from affectrep.data.pooling import PoolingSpec
-from affectrep.data.pytree_io import load_tree
+from affectrep.data.pytree_io import load_tree, save_tree
 from affectrep.data.spectrogram import SpectrogramSpec, spectrogram
 from affectrep.data.vectors import read_vectors
 from affectrep.html import write_html
-from affectrep.model_id import ModelId
+from affectrep.model_id import ModelId, code_layers
 from affectrep.protocol.dimensional import RegressionSettings, evaluate_source, rated
 from affectrep.protocol.folds import make_folds, utterance_labels
 from affectrep.protocol.heads import (
@@ -549,9 +549,14 @@ def write_bundle(
     window_s: float,
     utterance: Mapping,
     seed: int,
+    code_layer: int = 0,
     logger=None,
 ) -> dict:
     """Fit the heads and write the bundle folder (see the module doc); returns bundle.json.
+
+    With `code_layer` k > 0 the codes are encoder layer k's outputs
+    (`representations.code_layer`), and the bundle's `encoder.npz` holds layers 1..k only, so
+    that it gives new audio exactly the codes its heads were fitted on.
 
     `record` is the provenance of the inputs (`affectrep.provenance`): the settings of every
     job that made them. It becomes the bundle's config.yaml and the model card's settings, so
@@ -576,7 +581,14 @@ def write_bundle(
     heads: dict[str, Any] = arrays
     with atomic_path(out / "heads.npz") as tmp:
         np.savez(tmp, **heads)
-    shutil.copyfile(encoder_file, out / "encoder.npz")
+    if code_layer:
+        encoder_tree, encoder_meta = load_tree(encoder_file)
+        layers = code_layers(encoder_tree["encoder"], code_layer, str(encoder_file))
+        save_tree(
+            out / "encoder.npz", {"encoder": layers}, {**encoder_meta, "code_layer": code_layer}
+        )
+    else:
+        shutil.copyfile(encoder_file, out / "encoder.npz")
     shutil.copyfile(stats_file, out / "features.npz")
     if blstm_file is not None:
         shutil.copyfile(blstm_file, out / "blstm.npz")
