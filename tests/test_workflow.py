@@ -694,6 +694,20 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
         "report": 1,
         "all": 1,
     }
+    # The code layer: every model's codes and what reads them, no training of autoencoders.
+    planned = _planned(settled_copy, _changed("representations.code_layer", 1))
+    assert planned["encode"] == 3 and planned["blstm_ae"] == 2 and planned["pool_codes"] >= 1
+    assert {"validate", "tsne", "separation", "export", "dimensional", "table2"} <= set(planned)
+    assert not {
+        "corpus",
+        "features",
+        "functionals",
+        "pretrain_layer",
+        "train_deep",
+        "fold_mlp",
+        "masked_pretrain",
+        "validate_baseline",
+    } & set(planned)
     # The masked model: its vectors, its two columns, the dimensional row and its curve.
     planned = _planned(settled_copy, _changed("representations.masked.mask_ratio", 0.3))
     assert planned == {

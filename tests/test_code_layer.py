@@ -1,0 +1,161 @@
+"""`representations.code_layer`: a frame's code is the bottleneck (0, the paper's) or the
+output of encoder layer k, for the encode rule and the exported bundle alike; a layer the
+encoders do not have stops the config check."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from affectrep.config import ConfigError, validate_config
+from affectrep.data.emotions import CLASSES
+from affectrep.data.featureset import FeatureIndex, write_index
+from affectrep.data.manifest import Utterance, write_manifest
+from affectrep.data.pytree_io import load_tree, save_tree
+from affectrep.data.spectrogram import SpectrogramSpec
+from affectrep.data.vectors import write_ids
+from affectrep.model_id import code_layers
+from affectrep.stages.autoencoders import encode
+from affectrep.train.autoencoders import encode_frames
+from affectrep.use.bundle import write_bundle
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+BINS, CONTEXT, WIDTHS = 6, 3, (8, 5, 3)
+
+
+def _encoder(seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    sizes = (BINS * CONTEXT, *WIDTHS)
+    return [
+        {
+            "W": rng.normal(0, 0.3, (n_in, n_out)).astype(np.float32),
+            "b": rng.normal(0, 0.1, n_out).astype(np.float32),
+        }
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
+
+
+def _features(folder: Path, lengths=(7, 4, 9)) -> tuple[np.ndarray, FeatureIndex]:
+    rng = np.random.default_rng(1)
+    frames = rng.normal(size=(sum(lengths), BINS)).astype(np.float32)
+    lengths = np.asarray(lengths)
+    index = FeatureIndex(
+        [f"u{k}" for k in range(len(lengths))],
+        ["s1"] * len(lengths),
+        np.cumsum(lengths) - lengths,
+        lengths,
+    )
+    np.save(folder / "frames.npy", frames)
+    write_index(index, folder / "index.tsv")
+    return frames, index
+
+
+def test_code_layers_keep_the_first_k_layers_or_all():
+    encoder = _encoder()
+    assert code_layers(encoder, 0) == encoder
+    assert code_layers(encoder, 1) == encoder[:1]
+    assert code_layers(encoder, 3) == encoder
+    with pytest.raises(ValueError, match="code_layer is 4, but the encoder has 3 layers"):
+        code_layers(encoder, 4)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_encode_writes_the_output_of_the_chosen_layer(tmp_path, layer):
+    frames, index = _features(tmp_path)
+    encoder = _encoder()
+    save_tree(tmp_path / "encoder.npz", {"encoder": encoder})
+    shape = encode(
+        tmp_path / "frames.npy",
+        tmp_path / "index.tsv",
+        tmp_path / "encoder.npz",
+        tmp_path / "codes.npy",
+        model=f"tied-fft{BINS}-c{CONTEXT}",
+        code_layer=layer,
+    )
+    codes = np.load(tmp_path / "codes.npy")
+    width = WIDTHS[layer - 1] if layer else WIDTHS[-1]
+    assert shape == codes.shape == (len(frames), width)
+    expected = encode_frames(encoder[:layer] if layer else encoder, frames, index, CONTEXT)
+    np.testing.assert_allclose(codes, expected, rtol=1e-6)
+    if layer:  # really a lower layer's output, not the bottleneck's
+        bottleneck = encode_frames(encoder, frames, index, CONTEXT)
+        assert codes.shape[1] != bottleneck.shape[1]
+
+
+def test_a_code_layer_deeper_than_an_encoder_stops_the_config_check():
+    config = yaml.safe_load(CONFIG.read_text())
+    config["representations"]["code_layer"] = 2  # the shallowest default models have 2
+    assert validate_config(copy.deepcopy(config))["representations"]["code_layer"] == 2
+    config["representations"]["code_layer"] = 3
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    message = caught.value.args[0]
+    assert message.startswith("config key representations.code_layer: 3")
+    assert "has 2 encoder layers" in message
+
+
+def test_the_bundle_encoder_ends_at_the_code_layer(tmp_path):
+    rows = [
+        Utterance(
+            id=f"s{s}{g}_{k:02d}",
+            path="",
+            speaker=f"s{s}{g}",
+            session=f"s{s}",
+            gender=g,
+            emotion=CLASSES[k % 4],
+            duration_s=1.0,
+        )
+        for s in (1, 2, 3)
+        for g in "FM"
+        for k in range(8)
+    ]
+    write_manifest(rows, tmp_path / "manifest.tsv")
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "pooled.npy", rng.standard_normal((len(rows), 4)).astype(np.float32))
+    write_ids(rows, tmp_path / "pooled.tsv")
+    lengths = np.full(len(rows), 3)
+    write_index(
+        FeatureIndex(
+            [r.id for r in rows], [r.speaker for r in rows], np.cumsum(lengths) - lengths, lengths
+        ),
+        tmp_path / "index.tsv",
+    )
+    spec = SpectrogramSpec(name=f"fft{BINS}", kind="fft", n_bins=BINS)
+    np.savez(
+        tmp_path / "stats.npz",
+        spec=np.array(json.dumps(asdict(spec))),
+        normalization=np.array("global"),
+    )
+    encoder = _encoder()
+    save_tree(tmp_path / "encoder.npz", {"encoder": encoder}, {"model": "tied"})
+    for layer in (0, 2):
+        folder = tmp_path / f"bundle{layer}"
+        write_bundle(
+            folder,
+            model=f"tied-fft{BINS}-c{CONTEXT}",
+            corpus="demo",
+            encoder_file=tmp_path / "encoder.npz",
+            blstm_file=None,
+            stats_file=tmp_path / "stats.npz",
+            pooled_file=tmp_path / "pooled.npy",
+            ids_file=tmp_path / "pooled.tsv",
+            index_file=tmp_path / "index.tsv",
+            manifest=tmp_path / "manifest.tsv",
+            record={},
+            window_s=30.0,
+            utterance={"c_grid": [1.0], "class_weights": True},
+            seed=0,
+            code_layer=layer,
+        )
+        tree, meta = load_tree(folder / "encoder.npz")
+        kept = encoder[:layer] if layer else encoder
+        assert len(tree["encoder"]) == len(kept)
+        for got, want in zip(tree["encoder"], kept, strict=True):
+            np.testing.assert_array_equal(got["W"], want["W"])
+        assert meta["model"] == "tied" and meta.get("code_layer", 0) == layer
