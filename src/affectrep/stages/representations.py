@@ -1,11 +1,12 @@
 """The rules of `representations.smk`, from files to files (paper sections 5.1 and 5.2).
 
-Frame level: the bottleneck codes of an autoencoder, every frame carrying its utterance's
-emotion, activation and valence. Utterance level: the BLSTM autoencoder's vectors. Both are
-pictured with t-SNE (Figures 1 and 2) and measured (`affectrep.protocol.separation`), because
-pictures alone are not evidence. The training curves of the Table 2 encoder and its BLSTM
-show, from the files' own records, whether their training had converged. The BLSTM is
-trained with JAX, imported by `blstm_ae` when it runs.
+Frame level: the codes of an autoencoder (its bottleneck, or the layer of
+`representations.code_layer`), every frame carrying its utterance's emotion, activation and
+valence. Utterance level: the BLSTM autoencoder's vectors. Both are pictured with t-SNE
+(Figures 1 and 2) and measured (`affectrep.protocol.separation`), because pictures alone are
+not evidence. The training curves of the Table 2 encoder and its BLSTM show, from the files'
+own records, whether their training had converged. The BLSTM is trained with JAX, imported
+by `blstm_ae` when it runs.
 """
 
 from __future__ import annotations
