@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from affectrep.config import ConfigError, validate_config
+from affectrep.config import ConfigError, code_widths, validate_config
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, write_index
 from affectrep.data.manifest import Utterance, write_manifest
@@ -22,6 +22,7 @@ from affectrep.data.spectrogram import SpectrogramSpec
 from affectrep.data.vectors import write_ids
 from affectrep.model_id import code_layers
 from affectrep.stages.autoencoders import encode
+from affectrep.stages.validation import table1
 from affectrep.train.autoencoders import encode_frames
 from affectrep.use.bundle import write_bundle
 
@@ -159,3 +160,33 @@ def test_the_bundle_encoder_ends_at_the_code_layer(tmp_path):
         for got, want in zip(tree["encoder"], kept, strict=True):
             np.testing.assert_array_equal(got["W"], want["W"])
         assert meta["model"] == "tied" and meta.get("code_layer", 0) == layer
+
+
+def test_table1_ends_the_architecture_at_the_code_layer_and_says_so(tmp_path):
+    config = validate_config(yaml.safe_load(CONFIG.read_text()))
+    assert code_widths(config, "tied-fft128-c5") == [640, 320, 160, 80]
+    config["representations"]["code_layer"] = 1
+    assert code_widths(config, "tied-fft128-c5") == [640, 320]
+    paths = []
+    for model, architecture, layer in (
+        ("tied-fft128-c5", [640, 320, 4], 1),
+        ("softmax-logmel40-c1", [40, 4], 0),
+    ):
+        result = {
+            "model": model,
+            "architecture": architecture,
+            "code_layer": layer,
+            "accuracy": 0.5,
+            "unweighted_accuracy": 0.5,
+            "n_train_utterances": 10,
+            "n_test_utterances": 5,
+            "held_out_speakers": ["a"],
+            "held_out_reason": "given",
+            "seed": 0,
+        }
+        paths.append(tmp_path / f"{model}.json")
+        paths[-1].write_text(json.dumps(result))
+    table1(paths, "demo", tmp_path / "t1.tsv", tmp_path / "t1.md")
+    text = (tmp_path / "t1.md").read_text()
+    assert "output of encoder layer 1 (`representations.code_layer`)" in text
+    assert "640-320-4" in text

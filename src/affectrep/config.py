@@ -334,6 +334,14 @@ def model_widths(config: dict, model: str) -> list[int]:
     return [n_in, *hidden]
 
 
+def code_widths(config: dict, model: str) -> list[int]:
+    """`model_widths` up to the layer whose output is the code (`representations.code_layer`;
+    0: the bottleneck, all of them)."""
+    widths = model_widths(config, model)
+    layer = config["representations"].get("code_layer", 0)
+    return widths[: layer + 1] if layer else widths
+
+
 def train_settings(config: dict, *, finetune: bool = False) -> dict:
     """Keyword arguments of `affectrep.train.autoencoders.TrainSettings` for the autoencoders
     (fine-tuning: `finetune_epochs` epochs). A plain dict, so that passing it to a rule's

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from affectrep.config import (
     COMBINED_CORPUS,
     audio_policy,
+    code_widths,
     corpus_root,
     external_vectors,
     mlp_settings,

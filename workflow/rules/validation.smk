@@ -18,8 +18,9 @@ rule validate:
         runtime=60,
     params:
         model=lambda wildcards: wildcards.model,
-        widths=lambda wildcards: model_widths(config, wildcards.model),
+        widths=lambda wildcards: code_widths(config, wildcards.model),
         validation=plain(config["validation"]),
+        code_layer=config["representations"]["code_layer"],
     script:
         "../scripts/validate.py"
 
@@ -41,6 +42,7 @@ use rule validate as validate_baseline with:
         model=lambda wildcards: f"softmax-{wildcards.spec}-c1",
         widths=lambda wildcards: [spectrogram_spec(config, wildcards.spec).n_dims],
         validation=plain(config["validation"]),
+        code_layer=0,
 
 
 rule table1:

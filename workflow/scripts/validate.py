@@ -14,6 +14,7 @@ validate(
     model=snakemake.params.model,
     widths=snakemake.params.widths,
     settings=snakemake.params.validation,
+    code_layer=snakemake.params.code_layer,
     logger=logger,
 )
 provenance.stamp(snakemake.output)

@@ -27,12 +27,14 @@ def validate(
     model: str,
     widths: Sequence[int],
     settings: Mapping,
+    code_layer: int = 0,
     logger: logging.Logger | None = None,
 ) -> dict:
     """Rules `validate` and `validate_baseline`: Table 1's softmax on the codes (or the raw
     frames, `softmax-<spec>-c1`) of the training speakers, scored on the held-out speakers.
-    `settings`: the config's `validation` section; `widths`: the model's, for the
-    architecture column (input to bottleneck; the 4-way softmax is added)."""
+    `settings`: the config's `validation` section; `widths`: the model's up to the layer
+    whose output is the code, for the architecture column (the 4-way softmax is added);
+    `code_layer`: that layer (0: the bottleneck), recorded for the table's description."""
     feature_index = read_index(index)
     rows = read_manifest(manifest)
     held_out, why = held_out_speakers(
@@ -50,7 +52,9 @@ def validate(
         seed=settings["seed"],
         logger=logger,
     )
-    result.update(model=model, architecture=[*widths, 4], held_out_reason=why)
+    result.update(
+        model=model, architecture=[*widths, 4], held_out_reason=why, code_layer=code_layer
+    )
     with atomic_path(output) as tmp, open(tmp, "w") as handle:
         json.dump(result, handle, indent=2)
     return result
@@ -78,6 +82,13 @@ def table1(
         f"({first.get('held_out_reason', 'reason not recorded')}); softmax seed "
         f"{first['seed']}."
     )
+    layers = {result.get("code_layer", 0) for result in loaded.values()} - {0}
+    if layers:
+        description += (
+            f" The codes are the output of encoder layer {', '.join(map(str, sorted(layers)))} "
+            "(`representations.code_layer`), not the bottleneck; the architecture column ends "
+            "at that layer."
+        )
     write_table1(loaded, tsv, markdown, description)
     logger.info("table 1:\n%s", Path(markdown).read_text())
     return loaded
