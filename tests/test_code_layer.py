@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +13,8 @@ import pytest
 import yaml
 
 from affectrep.config import ConfigError, code_widths, validate_config
-from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import FeatureIndex, write_index
-from affectrep.data.manifest import Utterance, write_manifest
 from affectrep.data.pytree_io import load_tree, save_tree
-from affectrep.data.spectrogram import SpectrogramSpec
-from affectrep.data.vectors import write_ids
 from affectrep.model_id import code_layers
 from affectrep.stages.autoencoders import encode
 from affectrep.stages.validation import table1
@@ -101,38 +96,8 @@ def test_a_code_layer_deeper_than_an_encoder_stops_the_config_check():
     assert "has 2 encoder layers" in message
 
 
-def test_the_bundle_encoder_ends_at_the_code_layer(tmp_path):
-    rows = [
-        Utterance(
-            id=f"s{s}{g}_{k:02d}",
-            path="",
-            speaker=f"s{s}{g}",
-            session=f"s{s}",
-            gender=g,
-            emotion=CLASSES[k % 4],
-            duration_s=1.0,
-        )
-        for s in (1, 2, 3)
-        for g in "FM"
-        for k in range(8)
-    ]
-    write_manifest(rows, tmp_path / "manifest.tsv")
-    rng = np.random.default_rng(0)
-    np.save(tmp_path / "pooled.npy", rng.standard_normal((len(rows), 4)).astype(np.float32))
-    write_ids(rows, tmp_path / "pooled.tsv")
-    lengths = np.full(len(rows), 3)
-    write_index(
-        FeatureIndex(
-            [r.id for r in rows], [r.speaker for r in rows], np.cumsum(lengths) - lengths, lengths
-        ),
-        tmp_path / "index.tsv",
-    )
-    spec = SpectrogramSpec(name=f"fft{BINS}", kind="fft", n_bins=BINS)
-    np.savez(
-        tmp_path / "stats.npz",
-        spec=np.array(json.dumps(asdict(spec))),
-        normalization=np.array("global"),
-    )
+def test_the_bundle_encoder_ends_at_the_code_layer(tmp_path, bundle_inputs):
+    inputs = bundle_inputs(BINS)
     encoder = _encoder()
     save_tree(tmp_path / "encoder.npz", {"encoder": encoder}, {"model": "tied"})
     for layer in (0, 2):
@@ -140,19 +105,9 @@ def test_the_bundle_encoder_ends_at_the_code_layer(tmp_path):
         write_bundle(
             folder,
             model=f"tied-fft{BINS}-c{CONTEXT}",
-            corpus="demo",
             encoder_file=tmp_path / "encoder.npz",
-            blstm_file=None,
-            stats_file=tmp_path / "stats.npz",
-            pooled_file=tmp_path / "pooled.npy",
-            ids_file=tmp_path / "pooled.tsv",
-            index_file=tmp_path / "index.tsv",
-            manifest=tmp_path / "manifest.tsv",
-            record={},
-            window_s=30.0,
-            utterance={"c_grid": [1.0], "class_weights": True},
-            seed=0,
             code_layer=layer,
+            **inputs,
         )
         tree, meta = load_tree(folder / "encoder.npz")
         kept = encoder[:layer] if layer else encoder

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -161,61 +160,16 @@ def test_report_names_the_version_and_commit(tmp_path):
     assert f"Written by affectrep {version.describe()}." in software
 
 
-def test_bundle_json_records_the_version_and_commit(tmp_path):
-    from affectrep.data.emotions import CLASSES
-    from affectrep.data.featureset import FeatureIndex, write_index
-    from affectrep.data.manifest import Utterance, write_manifest
-    from affectrep.data.spectrogram import SpectrogramSpec
-    from affectrep.data.vectors import write_ids
+def test_bundle_json_records_the_version_and_commit(tmp_path, bundle_inputs):
     from affectrep.use.bundle import write_bundle
 
-    rng = np.random.default_rng(0)
-    rows = [
-        Utterance(
-            id=f"Ses0{s}{g}_{k:02d}",
-            path="",
-            speaker=f"Ses0{s}{g}",
-            session=f"Ses0{s}",
-            gender=g,
-            emotion=CLASSES[k % 4],
-            duration_s=1.0,
-        )
-        for s in (1, 2, 3)
-        for g in "FM"
-        for k in range(8)
-    ]
-    write_manifest(rows, tmp_path / "manifest.tsv")
-    np.save(tmp_path / "pooled.npy", rng.standard_normal((len(rows), 4)).astype(np.float32))
-    write_ids(rows, tmp_path / "pooled.tsv")
-    lengths = np.full(len(rows), 3)
-    write_index(
-        FeatureIndex(
-            [r.id for r in rows], [r.speaker for r in rows], np.cumsum(lengths) - lengths, lengths
-        ),
-        tmp_path / "index.tsv",
-    )
-    spec = SpectrogramSpec(name="fft16", kind="fft", n_bins=16)
-    np.savez(
-        tmp_path / "stats.npz",
-        spec=np.array(json.dumps(asdict(spec))),
-        normalization=np.array("global"),
-    )
+    inputs = bundle_inputs(16)
     np.savez(tmp_path / "encoder.npz", W=np.zeros((2, 2)))
     info = write_bundle(
         tmp_path / "bundle",
         model="tied-fft16-c1",
-        corpus="demo",
         encoder_file=tmp_path / "encoder.npz",
-        blstm_file=None,
-        stats_file=tmp_path / "stats.npz",
-        pooled_file=tmp_path / "pooled.npy",
-        ids_file=tmp_path / "pooled.tsv",
-        index_file=tmp_path / "index.tsv",
-        manifest=tmp_path / "manifest.tsv",
-        record={},
-        window_s=30.0,
-        utterance={"c_grid": [1.0], "class_weights": True},
-        seed=0,
+        **inputs,
     )
     written = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
     assert written["affectrep"] == info["affectrep"] == version.software()

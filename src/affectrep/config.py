@@ -147,14 +147,13 @@ def _check_model_ids(config: dict) -> None:
             )
     # Every model whose codes are read must have the layer `representations.code_layer`.
     layer = config["representations"].get("code_layer", 0)
-    for key, model in model_id_keys(config):
-        if layer:
-            depth = len(model_widths(config, str(model))) - 1
-            if layer > depth:
-                raise ConfigError(
-                    f"config key representations.code_layer: {layer}, but {model} "
-                    f"({key}) has {depth} encoder layers (0 = the bottleneck)"
-                )
+    for key, model in model_id_keys(config) if layer else ():
+        depth = len(model_widths(config, str(model))) - 1
+        if layer > depth:
+            raise ConfigError(
+                f"config key representations.code_layer: {layer}, but {model} "
+                f"({key}) has {depth} encoder layers (0 = the bottleneck)"
+            )
 
 
 # Names an external-vectors column cannot take besides the built-in methods (the schema's

@@ -128,8 +128,8 @@ class BlstmAutoencoder(nnx.Module):
         (default: `x` itself; a denoising autoencoder reads a corrupted `x` and reconstructs
         the clean `target`). Time-major, the recurrence's layout, so that no
         (batch, T, ...) copy of the states is made."""
-        target = jnp.swapaxes(x if target is None else target, 0, 1)  # (T, batch, D)
-        x = jnp.swapaxes(x, 0, 1)
+        x = jnp.swapaxes(x, 0, 1)  # (T, batch, D)
+        target = x if target is None else jnp.swapaxes(target, 0, 1)
         error = jnp.sum((self.readout(self._frame_states(x, lengths)) - target) ** 2, axis=-1)
         return jnp.sum(error * frame_mask(lengths, x.shape[0]).T, axis=0)
 
