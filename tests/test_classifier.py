@@ -1,5 +1,6 @@
 """The frame-level MLP: learns, starts from pretrained weights, stops early on validation only."""
 
+import dataclasses
 import json
 
 import jax
@@ -259,3 +260,51 @@ def test_epochs_are_cut_into_equal_chunks():
     batch, chunks, per_chunk = epoch_shape(4100 * 500 + 77, 500, 200)
     assert (batch, chunks) == (500, 21) and 4100 - 21 <= chunks * per_chunk <= 4100
     assert epoch_shape(30, 500, 200) == (30, 1, 1)
+
+
+def test_input_noise_masks_training_inputs_only_and_still_learns():
+    from affectrep.models.dae import mask, mask_threshold
+    from affectrep.models.mlp import Mlp, NoisyCrossEntropy, weighted_cross_entropy
+
+    model = Mlp.init(jax.random.PRNGKey(0), [18, 12], 4)
+    rng = np.random.default_rng(0)
+    batch = (
+        jax.numpy.asarray(rng.standard_normal((64, 18)), dtype=jax.numpy.float32),
+        jax.numpy.asarray(rng.integers(0, 4, 64)),
+        jax.numpy.ones(64),
+    )
+    key = jax.random.PRNGKey(3)
+    noisy = NoisyCrossEntropy(mask_threshold(0.2))
+    masked_batch = (mask(key, batch[0], mask_threshold(0.2)), *batch[1:])
+    # The loss of the noisy objective is the plain loss of the masked inputs, with fresh noise
+    # per key, and differs from the clean loss.
+    assert float(noisy(model, batch, key)) == pytest.approx(
+        float(weighted_cross_entropy(model, masked_batch, None))
+    )
+    assert float(noisy(model, batch, key)) != pytest.approx(
+        float(weighted_cross_entropy(model, batch, None))
+    )
+    assert float(noisy(model, batch, key)) != float(noisy(model, batch, jax.random.PRNGKey(4)))
+    assert np.mean(np.asarray(masked_batch[0]) == 0) == pytest.approx(0.2, abs=0.03)
+    with pytest.raises(ValueError, match=r"input_noise 1.0 must be in \[0, 1\)"):
+        MlpSettings(input_noise=1.0)
+
+    frames, index, rows = _corpus()
+    labels = utterance_labels(index.ids, rows)
+    fold = make_folds(rows)[0]
+    runs = {
+        noise: evaluate_fold(
+            frames,
+            index,
+            labels,
+            fold,
+            context=3,
+            hidden=(12, 8),
+            settings=dataclasses.replace(FAST, input_noise=noise),
+        )
+        for noise in (0.0, 0.2)
+    }
+    assert runs[0.2]["settings"]["input_noise"] == 0.2
+    assert runs[0.2]["unweighted_accuracy"] >= 0.9
+    # Same seed and batches: only the noise differs, so the training losses do.
+    assert runs[0.2]["history"][0]["train_loss"] != runs[0.0]["history"][0]["train_loss"]

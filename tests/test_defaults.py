@@ -47,6 +47,7 @@ FROM_SCHEMA = {
             "patience",
             "class_weights",
             "max_train_frames",
+            "input_noise",
         )
     },
     (MlpSettings, "seed"): "classification.seed",

@@ -329,9 +329,24 @@ def masked_model(wildcards):
 
 LEVEL_OF_FIGURE = {"1": "frames", "2": "utterances"}
 FIGURE_TITLES = {
-    "1": "Figure 1: frame-level bottleneck codes (t-SNE), corpus {corpus}",
+    "1": "Figure 1: frame-level {codes} (t-SNE), corpus {corpus}",
     "2": "Figure 2: BLSTM utterance representations (t-SNE), corpus {corpus}",
 }
+
+
+def figure_title(number, corpus):
+    """Figure 1 or 2's title; Figure 1 says which encoder layer its codes come from."""
+    layer = config["representations"]["code_layer"]
+    codes = f"layer-{layer} codes" if layer else "bottleneck codes"
+    return FIGURE_TITLES[number].format(codes=codes, corpus=corpus)
+
+
+def tsne_title(model, level):
+    """A t-SNE row's title: the model, the encoder layer of its codes unless it is the
+    bottleneck, and the level."""
+    from affectrep.protocol.table2 import codes_title
+
+    return f"{codes_title(model_title(model), config['representations']['code_layer'])}, {level}"
 
 
 def model_title(model):

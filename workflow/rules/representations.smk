@@ -120,7 +120,7 @@ rule tsne:
         runtime=60,
     params:
         level=lambda wildcards: wildcards.level,
-        title=lambda wildcards: f"{model_title(wildcards.model)}, {wildcards.level}",
+        title=lambda wildcards: tsne_title(wildcards.model, wildcards.level),
         max_points=lambda wildcards: config["representations"]["tsne"][wildcards.level],
         tsne=plain(config["representations"]["tsne"]),
     script:
@@ -155,7 +155,7 @@ rule figure:
         runtime=10,
     params:
         models=config["representations"]["models"],
-        title=lambda wildcards: FIGURE_TITLES[wildcards.number].format(corpus=wildcards.corpus),
+        title=lambda wildcards: figure_title(wildcards.number, wildcards.corpus),
     script:
         "../scripts/figure.py"
 

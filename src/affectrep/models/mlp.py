@@ -9,12 +9,14 @@ Glorot-uniform ("MLP without pre-training"); the softmax layer is always Glorot-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from affectrep.models.dae import mask
 from affectrep.models.dense import Dense, tanh_stack
 
 
@@ -98,6 +100,22 @@ def weighted_cross_entropy(model: Mlp, batch: tuple, key: jax.Array) -> jax.Arra
     log_p = jax.nn.log_softmax(model(x))
     nll = -jnp.take_along_axis(log_p, y[:, None], axis=1)[:, 0]
     return jnp.sum(weight * nll) / x.shape[0]
+
+
+@dataclass(frozen=True)
+class NoisyCrossEntropy:
+    """`weighted_cross_entropy` of inputs under masking noise (beyond the paper): each input
+    element is set to zero with probability `threshold` / 256 (`affectrep.models.dae.mask`,
+    the corruption the denoising autoencoders were pretrained with), fresh at every step. A
+    frame classifier fine-tuned on a few thousand utterances sees the same frames every
+    epoch; the noise is a regulariser that keeps the pretrained encoder's inputs as they
+    were during pretraining. A value (frozen dataclass), so the compiled step is cached."""
+
+    threshold: int
+
+    def __call__(self, model: Mlp, batch: tuple, key: jax.Array) -> jax.Array:
+        x, y, weight = batch
+        return weighted_cross_entropy(model, (mask(key, x, self.threshold), y, weight), key)
 
 
 def mlp_widths(tree: Mapping) -> list[int]:

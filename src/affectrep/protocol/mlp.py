@@ -35,7 +35,8 @@ from affectrep.data.featureset import FeatureIndex
 from affectrep.data.pytree_io import load_tree
 from affectrep.defaults import default
 from affectrep.models.context import TrainingData, gather_windows
-from affectrep.models.mlp import Mlp, mlp_widths, weighted_cross_entropy
+from affectrep.models.dae import mask_threshold
+from affectrep.models.mlp import Mlp, NoisyCrossEntropy, mlp_widths, weighted_cross_entropy
 from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 from affectrep.protocol.metrics import utterance_decisions
 from affectrep.train.loop import EpochEnd, FrameBatches, OptimizerSettings, fit
@@ -74,7 +75,9 @@ class MlpSettings(OptimizerSettings):
     and Table 2's headline are per-class (UA). `max_epochs` and `patience` bound the early
     stopping on the validation speaker's UA. `max_train_frames` keeps a seeded random subset of
     the training frames (fast demo runs; None keeps all). The defaults are the config schema's
-    `classification.mlp` (and `classification.seed`).
+    `classification.mlp` (and `classification.seed`). `input_noise` > 0 trains on inputs
+    under masking noise (`affectrep.models.mlp.NoisyCrossEntropy`); validation and test
+    frames are always clean.
     """
 
     optimizer: str = default("classification.mlp.optimizer")
@@ -86,6 +89,7 @@ class MlpSettings(OptimizerSettings):
     patience: int = default("classification.mlp.patience")
     class_weights: bool = default("classification.mlp.class_weights")
     max_train_frames: int | None = default("classification.mlp.max_train_frames")
+    input_noise: float = default("classification.mlp.input_noise")
     seed: int = default("classification.seed")
     steps_per_call: int = 200
     eval_chunk: int = 8192
@@ -100,6 +104,8 @@ class MlpSettings(OptimizerSettings):
             problems.append(
                 f"max_epochs {self.max_epochs} must be >= 0 and patience {self.patience} >= 1"
             )
+        if not 0.0 <= self.input_noise < 1.0:
+            problems.append(f"input_noise {self.input_noise} must be in [0, 1)")
         if self.max_train_frames is not None and self.max_train_frames < 1:
             problems.append(f"max_train_frames {self.max_train_frames} must be None or >= 1")
         if problems:
@@ -363,9 +369,10 @@ def train_mlp(
             return True
         return False
 
+    threshold = mask_threshold(settings.input_noise)
     fit(
         model,
-        weighted_cross_entropy,
+        NoisyCrossEntropy(threshold) if threshold else weighted_cross_entropy,
         source,
         settings,
         epochs=settings.max_epochs,
