@@ -102,12 +102,12 @@ class BlstmAutoencoder(nnx.Module):
         # Both directions' input projections in ONE 2-D matmul over every frame, in frame
         # order (the recurrence reads the backward half from the last frame).
         weights = jnp.concatenate([self.forward.W[...], self.backward.W[...]], axis=1)
-        bias = jnp.concatenate([self.forward.b[...], self.backward.b[...]])
-        projected = (x.reshape(n_steps * batch, n_in) @ weights + bias).reshape(n_steps, batch, -1)
+        projected = (x.reshape(n_steps * batch, n_in) @ weights).reshape(n_steps, batch, -1)
         recurrent = jnp.stack([self.forward.U[...], self.backward.U[...]])
+        bias = jnp.stack([self.forward.b[...], self.backward.b[...]])
         # Step t of the backward direction reads frame T-1-t; padding resets its state.
         real_reversed = frame_mask(lengths, n_steps).T[::-1, :, None]
-        return bilstm_recurrence(projected, recurrent, real_reversed)
+        return bilstm_recurrence(projected, recurrent, bias, real_reversed)
 
     def states(self, x: jax.Array, lengths: jax.Array) -> jax.Array:
         """Hidden activations in frame order, (batch, T, hidden): forward half then backward.
@@ -186,10 +186,12 @@ class MaskedSequenceLoss:
         return jnp.mean(model.utterance_sse(corrupted, lengths, target=x))
 
 
-def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, keep: jax.Array):
+def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, bias: jax.Array, keep: jax.Array):
     """The recurrence of both directions in one loop over time. projected: (T, batch, 8h),
-    each frame's input projection plus biases, forward gates then backward gates (order
-    i, f, g, o), in frame order; recurrent: (2, h, 4h); keep: (T, batch, 1), at loop step t
+    each frame's input projection, forward gates then backward gates (order i, f, g, o), in
+    frame order; recurrent: (2, h, 4h); bias: (2, 4h), added at each step (adding it to
+    `projected` would be one more pass over the largest array of the step, and a fresh
+    buffer: on a CPU that costs more than the additions); keep: (T, batch, 1), at loop step t
     1 where the backward direction's frame T-1-t is real, 0 where it is padding (its state
     is reset to zero after that step). Step t runs the forward direction on frame t and the
     backward direction on frame T-1-t, reading both straight from `projected` and writing
@@ -210,7 +212,7 @@ def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, keep: jax.Array)
                 jax.lax.dynamic_slice(projected, (last - t, 0, 4 * half), (1, batch, 4 * half))[0],
             ]
         )
-        gates = gates_in + jnp.einsum("kbh,khg->kbg", h, recurrent)
+        gates = gates_in + bias[:, None, :] + jnp.einsum("kbh,khg->kbg", h, recurrent)
         i = jax.nn.sigmoid(gates[..., :half])
         f = jax.nn.sigmoid(gates[..., half : 2 * half])
         g = jnp.tanh(gates[..., 2 * half : 3 * half])
@@ -229,7 +231,9 @@ def _bilstm_forward(projected: jax.Array, recurrent: jax.Array, keep: jax.Array)
 
 
 @jax.custom_vjp
-def bilstm_recurrence(projected: jax.Array, recurrent: jax.Array, keep: jax.Array) -> jax.Array:
+def bilstm_recurrence(
+    projected: jax.Array, recurrent: jax.Array, bias: jax.Array, keep: jax.Array
+) -> jax.Array:
     """Frame-order states (T, batch, 2h) of a bidirectional LSTM, zero initial states (see
     `_bilstm_forward` for the arguments).
 
@@ -238,7 +242,7 @@ def bilstm_recurrence(projected: jax.Array, recurrent: jax.Array, keep: jax.Arra
     and the recurrent weights' gradient is one matmul per direction over all time steps
     after the loop, not an (h, 4h) outer product accumulated at every step. Measured with
     bench/blstm.py: README, Speed."""
-    return _bilstm_forward(projected, recurrent, keep)[0]
+    return _bilstm_forward(projected, recurrent, bias, keep)[0]
 
 
 def _bilstm_backward(residuals, d_states: jax.Array):
@@ -248,7 +252,7 @@ def _bilstm_backward(residuals, d_states: jax.Array):
     last = n_steps - 1
 
     def step(carry, inputs):
-        dh_later, dc_later, d_projected = carry
+        dh_later, dc_later, d_bias, d_projected = carry
         t, keep_t, (c_before, cell_raw, i, f, g, o) = inputs
         d_out = jnp.stack(
             [
@@ -274,13 +278,14 @@ def _bilstm_backward(residuals, d_states: jax.Array):
             d_projected, d_gates[1][None], (last - t, 0, 4 * half)
         )
         dh_before = jnp.einsum("kbg,khg->kbh", d_gates, recurrent)
-        return (dh_before, dc * f, d_projected), None
+        return (dh_before, dc * f, d_bias + jnp.sum(d_gates, axis=1), d_projected), None
 
     zeros = jnp.zeros((2, batch, half), d_states.dtype)
+    d_bias = jnp.zeros((2, 4 * half), d_states.dtype)
     d_projected = jnp.zeros((n_steps, batch, 8 * half), d_states.dtype)
-    (_, _, d_projected), _ = jax.lax.scan(
+    (_, _, d_bias, d_projected), _ = jax.lax.scan(
         step,
-        (zeros, zeros, d_projected),
+        (zeros, zeros, d_bias, d_projected),
         (jnp.arange(n_steps), keep, saved),
         reverse=True,
     )
@@ -288,7 +293,7 @@ def _bilstm_backward(residuals, d_states: jax.Array):
     # state. Sum over frames and utterances of state^T d_gates: one matmul per direction.
     d_forward = jnp.einsum("tbh,tbg->hg", states[:-1, :, :half], d_projected[1:, :, : 4 * half])
     d_backward = jnp.einsum("tbh,tbg->hg", states[1:, :, half:], d_projected[:-1, :, 4 * half :])
-    return d_projected, jnp.stack([d_forward, d_backward]), jnp.zeros_like(keep)
+    return d_projected, jnp.stack([d_forward, d_backward]), d_bias, jnp.zeros_like(keep)
 
 
 bilstm_recurrence.defvjp(_bilstm_forward, _bilstm_backward)
