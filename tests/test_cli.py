@@ -26,7 +26,11 @@ PREDICT_HEADER = ",".join(PREDICT_COLUMNS)
 
 
 def _write_bundle(
-    folder: Path, *, encoder_in: int = N_BINS * CONTEXT, coef_width: int = 2 * CODES
+    folder: Path,
+    *,
+    encoder_in: int = N_BINS * CONTEXT,
+    coef_width: int = 2 * CODES,
+    normalization: str = "global",
 ) -> Path:
     """The files `write_bundle` writes, with random weights of the right (or given) shapes."""
     folder.mkdir(parents=True)
@@ -36,7 +40,7 @@ def _write_bundle(
         folder / "features.npz",
         mean=np.zeros(N_BINS, np.float32),
         std=np.ones(N_BINS, np.float32),
-        normalization=np.array("global"),
+        normalization=np.array(normalization),
         spec=np.array(json.dumps(asdict(spec))),
     )
     encoder = [
@@ -64,9 +68,11 @@ def _write_bundle(
     return folder
 
 
-def _voice(path: Path, seconds: float = 1.0, rate: int = 16_000, **kwargs) -> Path:
+def _voice(
+    path: Path, seconds: float = 1.0, rate: int = 16_000, pitch: float = 180.0, **kwargs
+) -> Path:
     t = np.arange(int(rate * seconds)) / rate
-    sf.write(path, 0.3 * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(6 * t)), rate, **kwargs)
+    sf.write(path, 0.3 * np.sin(2 * np.pi * pitch * t) * (1 + 0.5 * np.sin(6 * t)), rate, **kwargs)
     return path
 
 
@@ -270,10 +276,10 @@ def test_an_unexpected_error_keeps_the_results_so_far(bundle, wav, tmp_path, cap
 
     real = Bundle.predict
 
-    def predict(self, path, window_s):
+    def predict(self, path, window_s, statistics=None):
         if Path(path).name == "b.wav":
             raise RuntimeError("out of device memory")
-        return real(self, path, window_s)
+        return real(self, path, window_s, statistics)
 
     monkeypatch.setattr(Bundle, "predict", predict)
     other = _voice(tmp_path / "b.wav")
@@ -324,3 +330,45 @@ def test_the_csv_is_written_when_stdout_is_closed_while_running(bundle, wav, tmp
     (line,) = result.stderr.splitlines()
     assert "cannot print the table" in line
     assert (tmp_path / "p.csv").read_text().startswith(PREDICT_HEADER)
+
+
+def test_one_speaker_normalises_the_files_with_their_own_statistics(bundle, tmp_path, capsys):
+    from affectrep.data.spectrogram import spectrogram
+    from affectrep.use.bundle import Bundle
+
+    per_speaker = _write_bundle(tmp_path / "speaker" / MODEL, normalization="speaker")
+    files = [
+        _voice(tmp_path / f"{k}.wav", seconds=0.5 + 0.25 * k, pitch=120.0 + 60 * k)
+        for k in range(3)
+    ]
+    (tmp_path / "bad.wav").write_text("not audio")
+    loaded = Bundle.load(per_speaker)
+    raw = [spectrogram(sf.read(f, dtype="float32")[0], loaded.spec) for f in files]
+    every = np.concatenate(raw).astype(np.float64)
+    mean, std = every.mean(axis=0), every.std(axis=0)
+    expected = [loaded.codes(((r - mean) / std).astype(np.float32)) for r in raw]
+
+    # A file that cannot be read is named, skipped and left out of the statistics.
+    out = tmp_path / "codes.npz"
+    argv = ("embed", per_speaker, *files, tmp_path / "bad.wav", "--level", "frames")
+    status, _, err = _run(capsys, *argv, "--one-speaker", "--out", out)
+    assert status == 1 and any("bad.wav" in line for line in err)
+    with np.load(out) as saved:
+        codes = [saved[key] for key in sorted(saved.files)]
+    assert len(codes) == 3
+    for got, want in zip(codes, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+    # Without it: the corpus's global statistics, and a note that says so.
+    status, _, err = _run(capsys, *argv, "--out", tmp_path / "global.npz")
+    assert status == 1 and any("normalised per speaker" in line for line in err)
+    with np.load(tmp_path / "global.npz") as saved:
+        assert not np.allclose(saved[sorted(saved.files)[0]], expected[0], atol=1e-3)
+
+    # A corpus normalised globally takes no speaker statistics.
+    status, _, err = _run(capsys, "predict", bundle, files[0], "--one-speaker")
+    assert status == 2
+    assert err == [
+        f"affectrep: --one-speaker: {bundle}'s corpus was normalised 'global', not per speaker, "
+        "so its codes take no speaker statistics: leave the option out"
+    ]

@@ -365,6 +365,14 @@ def test_the_exported_bundle_gives_the_workflows_numbers_without_snakemake(tiny_
         np.testing.assert_allclose(
             bundle.embed(path, "blstm", window_s=60), vectors[position], atol=2e-5
         )
+    # A speaker's files give the statistics the workflow normalises that speaker with
+    # (`features.normalization: speaker`; `affectrep embed --one-speaker`).
+    with np.load(results / "features" / "fft128" / "stats.npz") as stats:
+        speaker = str(stats["speakers"][1])
+        files = [path_of[i] for i, s in zip(index.ids, index.speakers, strict=True) if s == speaker]
+        mean, std = bundle.speaker_statistics(files, window_s=60)
+        np.testing.assert_allclose(mean, stats["speaker_mean"][1], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(std, stats["speaker_std"][1], rtol=1e-5, atol=1e-5)
     card = (results / "export" / "tied-fft128-c5" / "MODEL_CARD.md").read_text()
     assert "trained on corpus demo" in card and "emotion UA %" in card
     assert "activation CCC" in card

@@ -69,8 +69,10 @@ class FeatureIndex:
         return [(int(o), int(n)) for o, n in zip(offsets, self.lengths, strict=True)]
 
 
-class _RunningMoments:
-    """Per-dimension sums in float64, so that millions of frames do not lose precision."""
+class RunningMoments:
+    """Per-dimension sums in float64, so that millions of frames do not lose precision. The
+    statistics of `normalization` (global and per speaker), and of a new speaker's files
+    (`affectrep.use.bundle.Bundle.speaker_statistics`)."""
 
     def __init__(self, n_dims: int) -> None:
         self.count = 0
@@ -143,8 +145,8 @@ def extract_feature_set(
         for stale in remove_stale_temporaries(target):
             logger.info("removed %s (left by a killed run)", stale)
     raw_path = temporary_name(raw_target)
-    overall = _RunningMoments(spec.n_dims)
-    per_speaker: dict[str, _RunningMoments] = {}
+    overall = RunningMoments(spec.n_dims)
+    per_speaker: dict[str, RunningMoments] = {}
     lengths = np.zeros(len(rows), dtype=np.int64)
     all_lengths = np.zeros(len(rows), dtype=np.int64)
     progress = Progress(len(rows), f"{spec.name} features", logger, unit="utterances")
@@ -159,7 +161,7 @@ def extract_feature_set(
                 raw.write(np.ascontiguousarray(signal_frames, dtype=np.float32).tobytes())
                 lengths[number] = signal_frames.shape[0]
                 overall.add(signal_frames)
-                per_speaker.setdefault(row.speaker, _RunningMoments(spec.n_dims)).add(signal_frames)
+                per_speaker.setdefault(row.speaker, RunningMoments(spec.n_dims)).add(signal_frames)
                 progress.update(number + 1)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         feature_index = FeatureIndex(

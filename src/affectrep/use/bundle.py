@@ -18,8 +18,11 @@ through the same code as the workflow (`data.audio`, `data.spectrogram`,
 `train.autoencoders.encode_frames`, `train.blstm.utterance_vectors`), so a corpus utterance
 gives the workflow's own numbers.
 
-New speakers are unknown, so audio is normalised with the corpus's global statistics even when
-the workflow normalised per speaker (the model card says which).
+Frames are normalised as the workflow normalised the corpus's: with its global statistics, or,
+when it normalised each speaker with that speaker's own (`features.normalization: speaker`),
+with statistics the caller gives (`speaker_statistics` of several files of one new speaker:
+`affectrep predict --one-speaker`); without them the corpus's global statistics stand in (the
+model card says which the workflow used).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import yaml
 from affectrep.atomic import atomic_path
 from affectrep.data.audio import DEFAULT_POLICY, AudioPolicy, audio_windows
 from affectrep.data.emotions import CLASSES
-from affectrep.data.featureset import FeatureIndex, read_index
+from affectrep.data.featureset import FeatureIndex, RunningMoments, read_index
 from affectrep.data.manifest import read_manifest
 from affectrep.data.pooling import PoolingSpec
 from affectrep.data.pytree_io import load_tree, save_tree
@@ -65,6 +68,8 @@ from affectrep.version import software
 FORMAT = 1
 LEVELS = ("frames", "pooled", "blstm")
 DEFAULT_WINDOW_S = 30.0
+# Per-dimension (mean, std) to normalise frames with: a speaker's own (`speaker_statistics`).
+Statistics = tuple[np.ndarray, np.ndarray]
 
 
 class BundleError(ValueError):
@@ -303,12 +308,40 @@ class Bundle:
 
     # --- the workflow's stages, one file at a time ----------------------------------------
 
-    def frames(self, signal: np.ndarray) -> np.ndarray:
-        """Normalised spectrogram frames of a mono 16 kHz signal."""
+    def frames(self, signal: np.ndarray, statistics: Statistics | None = None) -> np.ndarray:
+        """Normalised spectrogram frames of a mono 16 kHz signal: with `statistics` (mean, std:
+        a speaker's own, `speaker_statistics`) or else the corpus's global ones."""
         frames = spectrogram(signal, self.spec)
         if self.normalization == "none":
             return frames
-        return ((frames - self.mean) / self.std).astype(np.float32)
+        mean, std = statistics if statistics is not None else (self.mean, self.std)
+        return ((frames - mean) / std).astype(np.float32)
+
+    def speaker_statistics(
+        self,
+        paths: Sequence[str | Path],
+        window_s: float = DEFAULT_WINDOW_S,
+        skip: tuple[type[Exception], ...] = (),
+    ) -> Statistics:
+        """The per-dimension mean and std of the unnormalised frames of every file in `paths`,
+        computed as the workflow computes a speaker's (`features.normalization: speaker`): for
+        several files of ONE new speaker, so that their codes are made the way the corpus's
+        were. Read as the corpus was (this bundle's `policy`). A file that raises one of
+        `skip` is left out whole (the caller reports it when it processes the file)."""
+        moments = RunningMoments(self.spec.n_dims)
+        for path in paths:
+            try:
+                windows = [
+                    spectrogram(w, self.spec) for w in audio_windows(path, window_s, self.policy)
+                ]
+            except skip:
+                continue
+            for frames in windows:
+                moments.add(frames)
+        if moments.count == 0:
+            raise ValueError(f"no spectrogram frames in {len(paths)} file(s)")
+        mean, std = moments.mean_std()
+        return mean.astype(np.float32), std.astype(np.float32)
 
     def codes(self, frames: np.ndarray) -> np.ndarray:
         from affectrep.train.autoencoders import encode_frames
@@ -348,25 +381,32 @@ class Bundle:
         path: str | Path,
         window_s: float = DEFAULT_WINDOW_S,
         policy: AudioPolicy | None = None,
+        statistics: Statistics | None = None,
     ) -> list[np.ndarray]:
         """The codes of each window of an audio file (one window unless it is long), read as
-        the corpus was (`policy`: this bundle's, by default)."""
+        the corpus was (`policy`: this bundle's, by default), normalised with `statistics`
+        (see `frames`)."""
         out = []
         for signal in audio_windows(path, window_s, policy or self.policy):
-            frames = self.frames(signal)
+            frames = self.frames(signal, statistics)
             if frames.shape[0] == 0:
                 raise ValueError(f"{path}: shorter than one {self.spec.window_ms} ms window")
             out.append(self.codes(frames))
         return out
 
     def embed(
-        self, path: str | Path, level: str = "pooled", window_s: float = DEFAULT_WINDOW_S
+        self,
+        path: str | Path,
+        level: str = "pooled",
+        window_s: float = DEFAULT_WINDOW_S,
+        statistics: Statistics | None = None,
     ) -> np.ndarray:
         """`frames`: (n_frames, dims) codes; `pooled`: statistics of the codes (`pooling`);
-        `blstm`: the BLSTM utterance vector (windows of a long file: length-weighted mean)."""
+        `blstm`: the BLSTM utterance vector (windows of a long file: length-weighted mean).
+        `statistics`: the speaker's own normalisation statistics (see `frames`)."""
         if level not in LEVELS:
             raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
-        windows = self.file_codes(path, window_s)
+        windows = self.file_codes(path, window_s, statistics=statistics)
         if level == "frames":
             return np.concatenate(windows)
         if level == "pooled":
@@ -375,10 +415,15 @@ class Bundle:
         vectors = np.stack([self.blstm_vector(w) for w in windows])
         return (lengths @ vectors / lengths.sum()).astype(np.float32)
 
-    def predict(self, path: str | Path, window_s: float = DEFAULT_WINDOW_S) -> dict:
+    def predict(
+        self,
+        path: str | Path,
+        window_s: float = DEFAULT_WINDOW_S,
+        statistics: Statistics | None = None,
+    ) -> dict:
         """Emotion probabilities (the four classes), activation and valence (nan when the
-        training corpus had no ratings) of one audio file."""
-        pooled = self.embed(path, "pooled", window_s)[None, :]
+        training corpus had no ratings) of one audio file; `statistics` as in `frames`."""
+        pooled = self.embed(path, "pooled", window_s, statistics)[None, :]
         probabilities = predict_emotion(self.heads, pooled, len(CLASSES))[0]
         out: dict = {"file": str(path)}
         out |= {name: float(p) for name, p in zip(CLASSES, probabilities, strict=True)}
@@ -464,7 +509,12 @@ def model_card(
         f"- corpus: {corpus}; {sizes['utterances']} utterances, {sizes['speakers']} speakers, "
         f"{sizes['hours']:.2f} h, {sizes['frames']} frames",
         f"- features: {sizes['spec']}, normalisation in the workflow: {normalization} "
-        "(new audio: the corpus's global statistics)",
+        + (
+            "(new audio: files of one speaker with their own statistics, "
+            "`affectrep ... --one-speaker`; otherwise the corpus's global statistics)"
+            if normalization == "speaker"
+            else "(new audio: the corpus's global statistics)"
+        ),
         f"- emotion head: trained on {card['emotion']['n_train']} labelled utterances, "
         f"C = {card['emotion']['C']:g} (median of the folds' choices on validation speakers)",
         "",

@@ -4,6 +4,10 @@
     affectrep predict BUNDLE AUDIO... [--out predictions.csv] [--force]
 
 Any sample rate, mono or stereo; files longer than `--window-s` are processed in windows.
+Frames are normalised with the training corpus's global statistics; when the workflow
+normalised each speaker with that speaker's own (`features.normalization: speaker`, as the
+recipe does), give `--one-speaker` for files of one speaker: they are then normalised with
+their own statistics, as the corpus's speakers were (the more files, the closer).
 A file that cannot be used is reported on stderr (which file, what is wrong) and skipped; the
 others are still processed, and the exit status is 1 if any file failed.
 
@@ -117,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--out", type=Path, help="also write the table as .csv")
         command.add_argument(
+            "--one-speaker",
+            action="store_true",
+            help="the files are all one speaker's: normalise their frames with their own "
+            "statistics (bundles of a corpus normalised per speaker only)",
+        )
+        command.add_argument(
             "--force",
             action="store_true",
             help="let --out replace an existing file that is not an earlier "
@@ -153,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--window-s {args.window_s:g} is shorter than one "
                 f"{bundle.spec.window_ms:g} ms spectrogram window"
             )
+        args.statistics = _statistics(bundle, args)
     except FatalError as failure:
         _say(f"affectrep: {failure}")
         return 2
@@ -161,6 +172,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in problems:
         _say(f"affectrep: {problem}")
     return 2 if problems else 1 if failed else 0
+
+
+def _statistics(bundle, args):
+    """The files' own normalisation statistics with --one-speaker (None without it); a note
+    when the bundle's corpus was normalised per speaker and the option is missing."""
+    if not args.one_speaker:
+        if bundle.normalization == "speaker":
+            _say(
+                "affectrep: note: this bundle's corpus was normalised per speaker; the files are "
+                "normalised with its global statistics (give --one-speaker if they are all one "
+                "speaker's)"
+            )
+        return None
+    if bundle.normalization != "speaker":
+        raise FatalError(
+            f"--one-speaker: {args.bundle}'s corpus was normalised {bundle.normalization!r}, "
+            "not per speaker, so its codes take no speaker statistics: leave the option out"
+        )
+    try:
+        return bundle.speaker_statistics(args.audio, args.window_s, skip=USE_ERRORS)
+    except ValueError as error:  # no file could be read: each is reported when processed
+        _say(f"affectrep: --one-speaker: {error}")
+        return None
 
 
 # --- where --out may go ---------------------------------------------------------------------
@@ -267,7 +301,9 @@ def _each(paths: Sequence[Path], work) -> tuple[list, int, list[str]]:
 
 
 def _embed(bundle, args) -> tuple[list[str], int]:
-    done, failed, problems = _each(args.audio, lambda p: bundle.embed(p, args.level, args.window_s))
+    done, failed, problems = _each(
+        args.audio, lambda p: bundle.embed(p, args.level, args.window_s, args.statistics)
+    )
     if done:
         try:
             _write_embedding(args.out, args.level, done)
@@ -302,7 +338,9 @@ def _write_embedding(out: Path, level: str, done: list) -> None:
 
 
 def _predict(bundle, args) -> tuple[list[str], int]:
-    done, failed, problems = _each(args.audio, lambda p: bundle.predict(p, args.window_s))
+    done, failed, problems = _each(
+        args.audio, lambda p: bundle.predict(p, args.window_s, args.statistics)
+    )
     table = [{k: _cell(row[k]) for k in PREDICT_COLUMNS} for _, row in done]
     if args.out is not None and table:  # first: printing may fail, the file must not
         try:
