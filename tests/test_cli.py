@@ -372,3 +372,34 @@ def test_one_speaker_normalises_the_files_with_their_own_statistics(bundle, tmp_
         f"affectrep: --one-speaker: {bundle}'s corpus was normalised 'global', not per speaker, "
         "so its codes take no speaker statistics: leave the option out"
     ]
+
+
+def test_channel_chooses_how_multichannel_files_become_mono(bundle, tmp_path, capsys):
+    rate = 16_000
+    t = np.arange(rate) / rate
+    left, right = 0.3 * np.sin(2 * np.pi * 150 * t), 0.2 * np.sin(2 * np.pi * 400 * t)
+    sf.write(tmp_path / "stereo.wav", np.stack([left, right], axis=1), rate, subtype="FLOAT")
+    sf.write(tmp_path / "right.wav", right, rate, subtype="FLOAT")
+    sf.write(tmp_path / "mix.wav", (left + right) / 2, rate, subtype="FLOAT")
+
+    def codes(name, *options):
+        out = tmp_path / f"{name}-{len(options)}.npy"
+        status, _, err = _run(capsys, "embed", bundle, tmp_path / name, "--out", out, *options)
+        assert status == 0, err
+        return np.load(out)
+
+    np.testing.assert_allclose(codes("stereo.wav", "--channel", "1"), codes("right.wav"), atol=1e-5)
+    np.testing.assert_allclose(codes("stereo.wav"), codes("mix.wav"), atol=1e-5)  # the bundle's
+    status, _, err = _run(
+        capsys,
+        "embed",
+        bundle,
+        tmp_path / "right.wav",
+        "--channel",
+        "1",
+        "--out",
+        tmp_path / "x.npy",
+    )
+    assert status == 1 and "channel" in err[0] and "right.wav" in err[0]
+    status, _, err = _run(capsys, "predict", bundle, tmp_path / "right.wav", "--channel", "left")
+    assert status == 2 and "--channel: must be 'mix' or a channel index >= 0, not 'left'" in err[0]

@@ -3,7 +3,8 @@
     affectrep embed BUNDLE AUDIO... --out codes.csv [--level pooled|blstm|frames] [--force]
     affectrep predict BUNDLE AUDIO... [--out predictions.csv] [--force]
 
-Any sample rate, mono or stereo; files longer than `--window-s` are processed in windows.
+Any sample rate, mono or stereo (`--channel`: mix, or which channel; default: as the corpus
+was read); files longer than `--window-s` are processed in windows.
 Frames are normalised with the training corpus's global statistics; when the workflow
 normalised each speaker with that speaker's own (`features.normalization: speaker`, as the
 recipe does), give `--one-speaker` for files of one speaker: they are then normalised with
@@ -35,6 +36,7 @@ import os
 import sys
 import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,14 @@ class FatalError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of argparse's usage block
         self.exit(2, f"affectrep: {message} (see `{self.prog} --help`)\n")
+
+
+def _channel(text: str) -> str | int:
+    if text == "mix":
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"must be 'mix' or a channel index >= 0, not {text!r}")
 
 
 def _seconds(text: str) -> float:
@@ -121,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("--out", type=Path, help="also write the table as .csv")
         command.add_argument(
+            "--channel",
+            type=_channel,
+            default=None,
+            help="how multi-channel files become mono: mix (the mean) or a channel index "
+            "(0 = the first); default: the bundle's, as the corpus was read (audio.channel)",
+        )
+        command.add_argument(
             "--one-speaker",
             action="store_true",
             help="the files are all one speaker's: normalise their frames with their own "
@@ -157,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise FatalError(f"cannot load {error}") from error
         if args.window_s is None:
             args.window_s = float(bundle.info.get("window_s", 30.0))
+        if args.channel is not None:  # read the new files this way instead of the corpus's
+            bundle = replace(bundle, info={**bundle.info, "channel": args.channel})
         shortest = bundle.spec.window_ms / 1000
         if args.window_s < shortest:
             raise FatalError(
