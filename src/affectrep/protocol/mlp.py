@@ -36,7 +36,7 @@ from affectrep.data.pytree_io import load_tree
 from affectrep.defaults import default
 from affectrep.models.context import TrainingData, gather_windows
 from affectrep.models.dae import mask_threshold
-from affectrep.models.mlp import Mlp, NoisyCrossEntropy, mlp_widths, weighted_cross_entropy
+from affectrep.models.mlp import Mlp, NoisyCrossEntropy, mlp_widths
 from affectrep.protocol.folds import Fold, fold_result, role_positions, score
 from affectrep.protocol.metrics import utterance_decisions
 from affectrep.train.loop import EpochEnd, FrameBatches, OptimizerSettings, fit
@@ -369,10 +369,10 @@ def train_mlp(
             return True
         return False
 
-    threshold = mask_threshold(settings.input_noise)
     fit(
         model,
-        NoisyCrossEntropy(threshold) if threshold else weighted_cross_entropy,
+        # With no noise (threshold 0) the mask is the identity: the plain weighted loss.
+        NoisyCrossEntropy(mask_threshold(settings.input_noise)),
         source,
         settings,
         epochs=settings.max_epochs,
