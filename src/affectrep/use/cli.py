@@ -164,9 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         _check_out(args)
+        from affectrep.device import keep_freed_memory
         from affectrep.logs import quiet_jax
         from affectrep.use.bundle import Bundle, BundleError
 
+        keep_freed_memory()  # as the workflow's jobs do: XLA's working memory is reused
         quiet_jax()
         try:
             bundle = Bundle.load(args.bundle)
