@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,14 @@ def validation_ua(run: dict) -> float | None:
 
 
 def summarise(folds: Path) -> list[dict]:
-    """One row per method folder of `results/<corpus>/folds/`."""
+    """One row per method folder of `results/<corpus>/folds/`: its `runs.json` (every run,
+    one job), else its files of one run each."""
+    from affectrep.stages.classification import RUNS_FILE, read_runs
+
     rows = []
     for method in sorted(p for p in folds.iterdir() if p.is_dir()):
-        runs = [json.loads(f.read_text()) for f in sorted(method.glob("*.json"))]
+        files = [method / RUNS_FILE] if (method / RUNS_FILE).is_file() else method.glob("*.json")
+        runs = [run for f in sorted(files) for run in read_runs(f)]
         if not runs:
             continue
         ua = [100 * r["unweighted_accuracy"] for r in runs]

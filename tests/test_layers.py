@@ -147,6 +147,7 @@ def test_a_script_that_runs_jax_configures_it_before_anything_else():
         "encode",
         "blstm_ae",
         "fold_mlp",
+        "mlp_runs",
     }
     for script in scripts:
         body = ast.parse((SCRIPTS / f"{script}.py").read_text()).body[1:]  # after the doc

@@ -36,6 +36,7 @@ GPU_RULES = {
     "encode",
     "blstm_ae",
     "fold_mlp",
+    "mlp_runs",
     "encode_from",
     "masked_pretrain",
     "masked_embed",

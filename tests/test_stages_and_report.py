@@ -15,7 +15,7 @@ from affectrep.models.context import TrainingData
 from affectrep.protocol.folds import fold_names, fold_result, fold_sessions, make_folds
 from affectrep.protocol.table2 import paired_summary
 from affectrep.stages.autoencoders import training_data, training_index
-from affectrep.stages.classification import fold_vectors, folds, table2
+from affectrep.stages.classification import fold_vectors, folds, read_runs, table2, vector_runs
 from affectrep.stages.report import build_report, report, stage_of, wall_times
 from affectrep.stages.representations import frame_points
 from affectrep.stages.use import dimensional
@@ -123,6 +123,27 @@ def test_fold_vectors_reads_vectors_and_writes_a_result(tmp_path):
     assert saved["test_speaker"] == "Ses02M" and saved["validation_speaker"] == "Ses02F"
     assert saved["unweighted_accuracy"] == result["unweighted_accuracy"] > 0.9
     assert {p["id"].split("_")[0] for p in saved["predictions"]} == {"Ses02M"}
+    # Every run in one job: each as its own job makes it, the vectors read once.
+    files = {"vectors": str(tmp_path / "v.npy"), "ids": str(tmp_path / "v.tsv")}
+    runs = vector_runs(
+        dict.fromkeys(names, files),
+        tmp_path / "manifest.tsv",
+        tmp_path / "runs.json",
+        settings={"c_grid": [0.1, 1.0], "class_weights": True},
+        method="egemaps",
+    )
+    assert [run["fold"] for run in read_runs(tmp_path / "runs.json")] == names
+    assert read_runs(tmp_path / "out.json") == [saved]
+    ses02m = runs[names.index("Ses02-Ses02M")]
+    assert ses02m == result
+    with pytest.raises(ValueError, match="no vectors given for the runs Ses03-Ses03F"):
+        vector_runs(
+            {name: files for name in names if name != "Ses03-Ses03F"},
+            tmp_path / "manifest.tsv",
+            tmp_path / "again.json",
+            settings={"c_grid": [0.1, 1.0], "class_weights": True},
+            method="egemaps",
+        )
 
 
 def test_mismatched_vectors_and_ids_are_refused(tmp_path):
@@ -142,6 +163,7 @@ def test_wall_times_group_benchmarks_by_stage(tmp_path):
     (bench / "folds" / "mlp_Ses01-a.tsv").write_text(header + "2.0\t0:00:02\t5\n")
     (bench / "demo_corpus.tsv").write_text(header + "1.0\t0:00:01\t5\n")
     assert stage_of(bench / "folds" / "mlp_Ses01-a.tsv", bench) == "folds mlp"
+    assert stage_of(bench / "folds" / "pretrained-mlp.tsv", bench) == "folds pretrained-mlp"
     rules = ["demo", "demo_corpus", "pretrain", "pretrain_layer"]
     assert stage_of(bench / "demo_corpus.tsv", bench, rules) == "demo_corpus"
     times = {row["stage"]: row for row in wall_times(bench, rules)}

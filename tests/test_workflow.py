@@ -18,6 +18,7 @@ import yaml
 from affectrep.data.featureset import load_frames
 from affectrep.data.manifest import read_manifest
 from affectrep.provenance import read_record
+from affectrep.stages.classification import read_runs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -227,7 +228,9 @@ def test_folds_table2_and_report(tiny_run):
     results = tiny_run / "results" / "demo"
     speakers = {f"Ses0{s}{g}" for s in (1, 2, 3) for g in "FM"}
     for method in ("pretrained-mlp", "mlp", "egemaps", "compare", "blstm", "masked", "ext"):
-        runs = [json.loads(p.read_text()) for p in (results / "folds" / method).glob("*.json")]
+        # One job per column (`classification.fold_jobs: method`), its runs in one file.
+        runs = read_runs(results / "folds" / method / "runs.json")
+        assert [run["fold"] for run in runs] == [f"{s[:5]}-{s}" for s in sorted(speakers)]
         assert {run["test_speaker"] for run in runs} == speakers
         for run in runs:
             assert run["validation_speaker"] != run["test_speaker"]
@@ -235,10 +238,6 @@ def test_folds_table2_and_report(tiny_run):
             assert not {run["test_speaker"], run["validation_speaker"]} & set(run["train_speakers"])
             assert 0.0 <= run["unweighted_accuracy"] <= 1.0
         assert (results / "figures" / f"confusion_{method}.png").exists()
-        # Runs are named by their session: `Ses01-Ses01F`.
-        assert {p.stem for p in (results / "folds" / method).glob("*.json")} == {
-            f"{s[:5]}-{s}" for s in speakers
-        }
     with open(results / "folds" / "folds.tsv", newline="", encoding="utf-8") as handle:
         folds = list(csv.DictReader(handle, delimiter="\t"))
     assert [row["fold"] for row in folds] == [f"{s[:5]}-{s}" for s in sorted(speakers)]
@@ -293,8 +292,8 @@ def test_folds_table2_and_report(tiny_run):
     assert "features[corpus=demo,spec=logmel40]" in record
     log = (results / "logs" / "masked_pretrain.log").read_text()
     assert "epoch 2/2" in log and "utterances/s" in log and "JAX device: cpu" in log
-    fused = json.loads((results / "folds" / "masked+compare" / "Ses01-Ses01F.json").read_text())
-    assert fused["pretraining"] == "all"
+    fused = read_runs(results / "folds" / "masked+compare" / "runs.json")
+    assert {run["pretraining"] for run in fused} == {"all"}
     compare = np.load(results / "compare" / "functionals.npy")
     assert compare.shape == (48, 6373) and not np.isinf(compare).any()
     names = (results / "compare" / "feature_names.txt").read_text().splitlines()
@@ -305,12 +304,12 @@ def test_folds_table2_and_report(tiny_run):
     assert np.load(results / "egemaps" / "functionals.npy").shape == (48, 88)
     assert "ms of openSMILE per second of audio" in (results / "logs" / "compare.log").read_text()
     # The external column: checked, its extra id ignored, its files recorded.
-    run = json.loads((results / "folds" / "ext" / "Ses01-Ses01F.json").read_text())
+    run = read_runs(results / "folds" / "ext" / "runs.json")[0]
     assert run["pretraining"] == "external" and run["external_vectors"]["utterances"] == 48
-    assert run["provenance"]["fold_vectors[corpus=demo,fold=Ses01-Ses01F,vector_method=ext]"][
-        "external"
-    ] == {"ids": "external/ext.txt", "path": "external/ext.npy"}
-    log = (results / "logs" / "folds" / "ext_Ses01-Ses01F.log").read_text()
+    assert read_record(results / "folds" / "ext" / "runs.json")[
+        "vector_runs[corpus=demo,vector_method=ext]"
+    ]["external"] == {"ids": "external/ext.txt", "path": "external/ext.npy"}
+    log = (results / "logs" / "folds" / "ext.log").read_text()
     assert "1 of its 49 ids are not in the manifest and are ignored: not-in-the-manifest" in log
     # The HTML twin that the Snakemake report shows, with the Markdown's provenance record.
     page = (results / "tables" / "table2.html").read_text(encoding="utf-8")
@@ -678,14 +677,14 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     assert planned["pretrain_layer"] == 2 and planned["train_deep"] == 1  # the two mel models
     # ... and the masked model, which reads log-mel frames: its two columns' runs.
     assert planned["masked_pretrain"] == 1 and planned["masked_embed"] == 1
-    assert planned["fold_vectors"] == 12
-    assert not {"corpus", "functionals", "fold_mlp", "export", "pool_codes"} & set(planned)
+    assert planned["vector_runs"] == 2
+    assert not {"corpus", "functionals", "mlp_runs", "export", "pool_codes"} & set(planned)
     # The audio policy: the corpus (a checkpoint: what follows it is planned once it ran).
     planned = _planned(settled_copy, _changed("audio.min_duration_s", 2.0))
     assert planned["corpus"] == 1 and planned["features"] == 3
     # Autoencoder training: every model and what uses it, not the features or eGeMAPS.
     planned = _planned(settled_copy, _changed("autoencoders.epochs", 3))
-    assert planned["pretrain_layer"] == 8 and planned["fold_mlp"] == 6  # pretrained MLP only
+    assert planned["pretrain_layer"] == 8 and planned["mlp_runs"] == 1  # pretrained MLP only
     assert not {"corpus", "features", "functionals", "validate_baseline"} & set(planned)
     # The BLSTM: its vectors and their uses.
     planned = _planned(settled_copy, _changed("representations.blstm.epochs", 3))
@@ -695,7 +694,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
         "figure": 1,
         "training_curves": 1,
         "separation": 1,
-        "fold_vectors": 6,
+        "vector_runs": 1,
         "table2": 1,
         "dimensional": 1,
         "export": 1,
@@ -715,7 +714,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
         "functionals",
         "pretrain_layer",
         "train_deep",
-        "fold_mlp",
+        "mlp_runs",
         "masked_pretrain",
         "validate_baseline",
     } & set(planned)
@@ -724,7 +723,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     assert planned == {
         "masked_pretrain": 1,
         "masked_embed": 1,
-        "fold_vectors": 12,
+        "vector_runs": 2,
         "table2": 1,
         "dimensional": 1,
         "training_curves": 1,
@@ -733,7 +732,7 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     }
     # The MLPs: their runs and Table 2.
     planned = _planned(settled_copy, _changed("classification.mlp.max_epochs", 3))
-    assert planned == {"fold_mlp": 12, "table2": 1, "report": 1, "all": 1}
+    assert planned == {"mlp_runs": 2, "table2": 1, "report": 1, "all": 1}
     # Use: the bundle (and the report that shows its card).
     planned = _planned(settled_copy, _changed("use.window_s", 3.0))
     assert planned == {"export": 1, "report": 1, "all": 1}
@@ -754,7 +753,41 @@ def test_each_setting_reruns_exactly_its_dependents(settled_copy):
     vectors = settled_copy / "external" / "ext.npy"
     np.save(vectors, 2 * np.load(vectors))
     planned = _planned(settled_copy, TINY)
-    assert planned == {"fold_vectors": 6, "table2": 1, "dimensional": 1, "report": 1, "all": 1}
+    assert planned == {"vector_runs": 1, "table2": 1, "dimensional": 1, "report": 1, "all": 1}
+
+
+def _untimed(value):
+    """A run's record without its timings (seconds, frames per second), which vary."""
+    if isinstance(value, dict):
+        return {
+            key: _untimed(item)
+            for key, item in value.items()
+            if key != "seconds" and not key.endswith("_per_s")
+        }
+    if isinstance(value, list):
+        return [_untimed(item) for item in value]
+    return value
+
+
+@pytest.mark.workflow
+def test_a_job_per_fold_makes_the_same_runs(settled_copy):
+    """`classification.fold_jobs: fold` (a cluster spreads the folds over its nodes) gives
+    each run its own job and file; they are the runs of one job per column, to the digit."""
+    results = settled_copy / "results" / "demo"
+    config = _changed("classification.fold_jobs", "fold")
+    config["classification"]["methods"] = ["pretrained-mlp", "masked+compare"]
+    process = snakemake(settled_copy, "results/demo/tables/table2.md", config=config)
+    assert process.returncode == 0, process.stderr[-3000:]
+    for method in ("pretrained-mlp", "masked+compare"):  # (an earlier test changed `ext`)
+        together = read_runs(results / "folds" / method / "runs.json")
+        for run in together:
+            alone = json.loads((results / "folds" / method / f"{run['fold']}.json").read_text())
+            assert alone.pop("provenance")
+            assert _untimed(alone) == _untimed(run), (method, run["fold"])
+    record = read_record(results / "tables" / "table2.md")
+    assert "fold_mlp[corpus=demo,fold=Ses01-Ses01F,mlp_method=pretrained-mlp]" in record
+    assert not any(job.startswith(("mlp_runs", "vector_runs")) for job in record)
+    assert (results / "benchmarks" / "folds" / "pretrained-mlp_Ses01-Ses01F.tsv").is_file()
 
 
 @pytest.mark.workflow
@@ -818,10 +851,22 @@ def test_strict_pretraining_trains_an_encoder_without_the_held_out_session(tiny_
     strict = {**TINY, "classification": {**TINY["classification"], "pretraining": "train"}}
     target = "results/demo/folds/pretrained-mlp/Ses02-Ses02M.json"
     masked = "results/demo/folds/masked/Ses02-Ses02M.json"
+    # ... and the column's runs in one job, each from its own fold's encoder.
+    column = "results/demo/folds/pretrained-mlp/runs.json"
     process = snakemake(
-        tiny_run, "--forcerun", "fold_mlp", "fold_vectors", target, masked, config=strict
+        tiny_run, "--forcerun", "fold_mlp", "fold_vectors", target, masked, column, config=strict
     )
     assert process.returncode == 0, process.stderr[-3000:]
+    alone = json.loads((tiny_run / target).read_text())
+    (together,) = [r for r in read_runs(tiny_run / column) if r["fold"] == "Ses02-Ses02M"]
+    assert _untimed(together) == _untimed({k: v for k, v in alone.items() if k != "provenance"})
+    encoders = read_record(tiny_run / column)["mlp_runs[corpus=demo,mlp_method=pretrained-mlp]"]
+    assert encoders["encoders"]["Ses02-Ses02M"].endswith(
+        "models-without-Ses02/tied-fft128-c5/encoder.npz"
+    )
+    assert encoders["encoders"]["Ses01-Ses01F"].endswith(
+        "models-without-Ses01/tied-fft128-c5/encoder.npz"
+    )
     model = tiny_run / "results" / "demo" / "masked-without-Ses02" / "model.npz"
     assert json.loads(str(np.load(model)["meta"]))["excluded_session"] == "Ses02"
     assert json.loads((tiny_run / masked).read_text())["pretraining"] == "train"

@@ -58,7 +58,9 @@ rule functionals:
 
 
 rule fold_mlp:
-    """One run of a frame-level MLP (pretrained from the encoder, or from random weights)."""
+    """One run of a frame-level MLP (pretrained from the encoder, or from random weights):
+    Table 2 reads these with `classification.fold_jobs: fold`, else rule `mlp_runs`'s file;
+    either way a single run can be made (or made again) on its own."""
     input:
         unpack(mlp_fold_inputs),
     output:
@@ -86,7 +88,7 @@ rule fold_mlp:
 rule fold_vectors:
     """One run of the softmax on utterance vectors (openSMILE functionals, BLSTM vectors, pooled
     codes, several of them side by side, or vectors computed elsewhere:
-    `classification.vectors`)."""
+    `classification.vectors`); as `fold_mlp`, the unit of `classification.fold_jobs: fold`."""
     input:
         unpack(vector_fold_inputs),
     output:
@@ -112,6 +114,62 @@ rule fold_vectors:
         external=lambda wildcards: plain(EXTERNAL.get(wildcards.vector_method)),
     script:
         "../scripts/fold_vectors.py"
+
+
+rule mlp_runs:
+    """Every run of a frame-level MLP in one job (`classification.fold_jobs: method`)."""
+    input:
+        unpack(mlp_runs_inputs),
+    output:
+        result=f"{RESULTS}/{{corpus}}/folds/{{mlp_method}}/runs.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds/{{mlp_method}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{mlp_method}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=device_memory,
+        runtime=2400,  # 10 folds of fold_mlp's 240 (a number: no checkpoint needed)
+    params:
+        method=lambda wildcards: wildcards.mlp_method,
+        context=lambda wildcards: classification_encoder().context,
+        hidden=lambda wildcards: model_widths(config, str(classification_encoder()))[1:],
+        settings=lambda wildcards: plain(mlp_settings(config)),
+        pretraining=config["classification"]["pretraining"],
+        encoders=lambda wildcards: plain(mlp_encoders(wildcards)),
+    script:
+        "../scripts/mlp_runs.py"
+
+
+rule vector_runs:
+    """Every run of the softmax on one column's utterance vectors in one job
+    (`classification.fold_jobs: method`)."""
+    input:
+        unpack(vector_runs_inputs),
+    output:
+        result=f"{RESULTS}/{{corpus}}/folds/{{vector_method}}/runs.json",
+    log:
+        f"{RESULTS}/{{corpus}}/logs/folds/{{vector_method}}.log",
+    benchmark:
+        f"{RESULTS}/{{corpus}}/benchmarks/folds/{{vector_method}}.tsv"
+    conda:
+        "../../envs/workflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=300,  # 10 folds of fold_vectors's 30
+    params:
+        method=lambda wildcards: wildcards.vector_method,
+        settings=lambda wildcards: plain(
+            {**config["classification"]["utterance"], "seed": config["classification"]["seed"]}
+        ),
+        pretraining=lambda wildcards: plain(vector_pretraining(wildcards.vector_method)),
+        external=lambda wildcards: plain(EXTERNAL.get(wildcards.vector_method)),
+        sources=lambda wildcards: plain(vector_sources(wildcards)),
+    script:
+        "../scripts/vector_runs.py"
 
 
 rule table2:

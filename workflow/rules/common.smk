@@ -291,15 +291,68 @@ def vector_fold_inputs(wildcards):
     }
 
 
-def table2_inputs(wildcards):
+def fold_jobs_of(wildcards):
+    """The runs of every fold of a method's job, as `fold_mlp` and `fold_vectors` jobs
+    would see them: fold name -> wildcards with that fold."""
     from affectrep.protocol.folds import fold_names
 
+    return {
+        name: SimpleNamespace(**dict(wildcards.items()), fold=name)
+        for name in fold_names(manifest_of(wildcards.corpus))
+    }
+
+
+def mlp_encoders(wildcards):
+    """fold -> the encoder its pretrained MLP starts from (None for the MLP without)."""
+    if wildcards.mlp_method != "pretrained-mlp":
+        return None
+    return {
+        name: mlp_fold_inputs(fold)["encoder"] for name, fold in fold_jobs_of(wildcards).items()
+    }
+
+
+def mlp_runs_inputs(wildcards):
+    inputs = {
+        **features_of(wildcards.corpus, classification_encoder().spec),
+        "manifest": manifest_of(wildcards.corpus),
+    }
+    encoders = mlp_encoders(wildcards)
+    if encoders:
+        inputs["encoders"] = sorted(set(encoders.values()))
+    return inputs
+
+
+def vector_sources(wildcards):
+    """fold -> {vectors, ids}: the files each run of a vector column reads."""
+    sources = {}
+    for name, fold in fold_jobs_of(wildcards).items():
+        inputs = vector_fold_inputs(fold)
+        sources[name] = {"vectors": inputs["vectors"], "ids": inputs["ids"]}
+    return sources
+
+
+def vector_runs_inputs(wildcards):
+    files = {
+        path
+        for source in vector_sources(wildcards).values()
+        for key in ("vectors", "ids")
+        for path in ([source[key]] if isinstance(source[key], str) else source[key])
+    }
+    return {"vectors": sorted(files), "manifest": manifest_of(wildcards.corpus)}
+
+
+def table2_inputs(wildcards):
+    """Each method's runs: its `runs.json` (`classification.fold_jobs: method`) or one file
+    per fold (`fold`)."""
+    from affectrep.protocol.folds import fold_names
+
+    folder = f"{RESULTS}/{wildcards.corpus}/folds"
+    if config["classification"]["fold_jobs"] == "method":
+        return {m.replace("-", "_"): [f"{folder}/{m}/runs.json"] for m in table2_methods()}
     names = fold_names(manifest_of(wildcards.corpus))
     return {
-        method.replace("-", "_"): [
-            f"{RESULTS}/{wildcards.corpus}/folds/{method}/{name}.json" for name in names
-        ]
-        for method in table2_methods()
+        m.replace("-", "_"): [f"{folder}/{m}/{name}.json" for name in names]
+        for m in table2_methods()
     }
 
 

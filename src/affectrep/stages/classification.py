@@ -29,6 +29,11 @@ from affectrep.protocol.folds import fold_by_name, fold_table, make_folds, utter
 from affectrep.protocol.tables import write_tsv
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
+# `folds/{method}/runs.json`: every run of one Table 2 column, made by one job
+# (`classification.fold_jobs: method`), under this key; `{fold}.json` holds one run.
+RUNS_FILE = "runs.json"
+RUNS_KEY = "runs"
+
 
 def _write_json(result: Mapping, path: str | Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "w") as handle:
@@ -91,33 +96,105 @@ def fold_mlp(
     """Rule `fold_mlp`: one run of a frame-level MLP with hidden widths `hidden` (the
     encoder's): pretrained from `encoder_file`, or randomly initialised (no file), so that the
     two columns of Table 2 differ only in where the weights start."""
+    encoders = None if encoder_file is None else {fold_name: encoder_file}
+    (result,) = _mlp_runs(
+        frames,
+        index,
+        manifest,
+        [fold_name],
+        context=context,
+        hidden=hidden,
+        settings=settings,
+        method=method,
+        encoders=encoders,
+        pretraining=pretraining,
+        logger=logger,
+    )
+    _write_json(result, output)
+    return result
+
+
+def mlp_runs(
+    frames: str | Path,
+    index: str | Path,
+    manifest: str | Path,
+    output: str | Path,
+    *,
+    context: int,
+    hidden: Sequence[int],
+    settings: Mapping,
+    method: str,
+    encoders: Mapping[str, str | Path] | None = None,
+    pretraining: str = "all",
+    logger: logging.Logger | None = None,
+) -> list[dict]:
+    """Rule `mlp_runs`: every run of one frame-level MLP in one job (`RUNS_FILE`), each
+    exactly as rule `fold_mlp` makes it: the frames are read, and the training step
+    compiled, once for all of them. `encoders`: fold name -> the encoder its pretrained MLP
+    starts from (None: the MLP without pretraining)."""
+    folds = [fold.name for fold in make_folds(read_manifest(manifest))]
+    runs = _mlp_runs(
+        frames,
+        index,
+        manifest,
+        folds,
+        context=context,
+        hidden=hidden,
+        settings=settings,
+        method=method,
+        encoders=encoders,
+        pretraining=pretraining,
+        logger=logger,
+    )
+    _write_json({RUNS_KEY: runs}, output)
+    return runs
+
+
+def _mlp_runs(
+    frames: str | Path,
+    index: str | Path,
+    manifest: str | Path,
+    fold_names: Sequence[str],
+    *,
+    context: int,
+    hidden: Sequence[int],
+    settings: Mapping,
+    method: str,
+    encoders: Mapping[str, str | Path] | None,
+    pretraining: str,
+    logger: logging.Logger | None,
+) -> list[dict]:
     from affectrep.models.context import TrainingData
     from affectrep.protocol.mlp import MlpSettings, evaluate_fold, load_encoder
 
     logger = logger or logging.getLogger(__name__)
     rows = read_manifest(manifest)
-    fold = fold_by_name(make_folds(rows), fold_name)
+    all_folds = make_folds(rows)
     frame_array, feature_index = load_frames(frames, index)
     labels = utterance_labels(feature_index.ids, rows)
-    encoder = load_encoder(encoder_file) if encoder_file is not None else None
     # Moved to the device block by block: the host never holds the whole frame array.
     data = TrainingData.from_file(frames, feature_index)
-    result = evaluate_fold(
-        frame_array,
-        feature_index,
-        labels,
-        fold,
-        context=context,
-        hidden=list(hidden),
-        pretrained=encoder,
-        settings=MlpSettings(**settings),
-        method=method,
-        logger=logger,
-        data=data,
-    )
-    result["pretraining"] = pretraining
-    _write_json(result, output)
-    return result
+    runs = []
+    for number, fold_name in enumerate(fold_names, 1):
+        if len(fold_names) > 1:
+            logger.info("%s: run %d of %d, %s", method, number, len(fold_names), fold_name)
+        encoder = load_encoder(encoders[fold_name]) if encoders is not None else None
+        result = evaluate_fold(
+            frame_array,
+            feature_index,
+            labels,
+            fold_by_name(all_folds, fold_name),
+            context=context,
+            hidden=list(hidden),
+            pretrained=encoder,
+            settings=MlpSettings(**settings),
+            method=method,
+            logger=logger,
+            data=data,
+        )
+        result["pretraining"] = pretraining
+        runs.append(result)
+    return runs
 
 
 def _single(path: str | Path | Sequence[str | Path]) -> str | Path:
@@ -178,45 +255,131 @@ def fold_vectors(
     made by the workflow; they are then checked first (`load_external_vectors`: every
     labelled utterance has one finite vector; ids outside the manifest are ignored), and the
     run records the files' SHA-256, since no provenance record describes them."""
-    logger = logger or logging.getLogger(__name__)
-    rows = read_manifest(manifest)
-    fold = fold_by_name(make_folds(rows), fold_name)
-    record = None
-    if external is not None:
-        path, id_path = _single(vectors), _single(ids_file)
-        labelled = [row.id for row in rows if row.emotion in CLASSES]
-        x, ids = load_external_vectors(
-            path, id_path, [row.id for row in rows], required=labelled, logger=logger
-        )
-        record = {
-            "path": str(path),
-            "ids": str(id_path),
-            "sha256": {"path": sha256_of(path), "ids": sha256_of(id_path)},
-            "utterances": len(ids),
-        }
-    else:
-        x, ids = fused_vectors(vectors, ids_file)
-    speaker = {row.id: row.speaker for row in rows}
-    result = evaluate_utterance_classifier(
-        x,
-        utterance_labels(ids, rows),
-        [speaker[i] for i in ids],
-        fold,
-        ids=ids,
-        settings=UtteranceSettings(
-            grid=tuple(settings["c_grid"]),
-            balanced=settings["class_weights"],
-            seed=settings.get("seed", 0),
-            normalization=settings.get("normalization", "global"),
-        ),
+    sources = {fold_name: {"vectors": vectors, "ids": ids_file}}
+    (result,) = _vector_runs(
+        sources,
+        manifest,
+        settings=settings,
         method=method,
+        pretraining=pretraining,
+        external=external,
         logger=logger,
     )
-    result["pretraining"] = pretraining
-    if record is not None:
-        result["external_vectors"] = record
     _write_json(result, output)
     return result
+
+
+def vector_runs(
+    sources: Mapping[str, Mapping[str, str | Path | Sequence[str | Path]]],
+    manifest: str | Path,
+    output: str | Path,
+    *,
+    settings: Mapping,
+    method: str,
+    pretraining: str = "all",
+    external: Mapping[str, str] | None = None,
+    logger: logging.Logger | None = None,
+) -> list[dict]:
+    """Rule `vector_runs`: every run of the softmax on one column's utterance vectors in one
+    job (`RUNS_FILE`), each exactly as rule `fold_vectors` makes it. `sources`: fold name ->
+    {vectors, ids}, that fold's files (the same for every fold unless the encoders are
+    pretrained per fold); each set of files is read once."""
+    folds = [fold.name for fold in make_folds(read_manifest(manifest))]
+    missing = [name for name in folds if name not in sources]
+    if missing:
+        raise ValueError(f"no vectors given for the runs {', '.join(missing)}")
+    runs = _vector_runs(
+        {name: sources[name] for name in folds},
+        manifest,
+        settings=settings,
+        method=method,
+        pretraining=pretraining,
+        external=external,
+        logger=logger,
+    )
+    _write_json({RUNS_KEY: runs}, output)
+    return runs
+
+
+def _vector_runs(
+    sources: Mapping[str, Mapping[str, str | Path | Sequence[str | Path]]],
+    manifest: str | Path,
+    *,
+    settings: Mapping,
+    method: str,
+    pretraining: str,
+    external: Mapping[str, str] | None,
+    logger: logging.Logger | None,
+) -> list[dict]:
+    logger = logger or logging.getLogger(__name__)
+    rows = read_manifest(manifest)
+    all_folds = make_folds(rows)
+    speaker = {row.id: row.speaker for row in rows}
+    loaded: dict[str, tuple[np.ndarray, list[str], dict | None]] = {}
+    runs = []
+    for fold_name, files in sources.items():
+        key = json.dumps([_paths(files["vectors"]), _paths(files["ids"])])
+        if key not in loaded:
+            loaded[key] = _read_column(files["vectors"], files["ids"], rows, external, logger)
+        x, ids, record = loaded[key]
+        result = evaluate_utterance_classifier(
+            x,
+            utterance_labels(ids, rows),
+            [speaker[i] for i in ids],
+            fold_by_name(all_folds, fold_name),
+            ids=ids,
+            settings=UtteranceSettings(
+                grid=tuple(settings["c_grid"]),
+                balanced=settings["class_weights"],
+                seed=settings.get("seed", 0),
+                normalization=settings.get("normalization", "global"),
+            ),
+            method=method,
+            logger=logger,
+        )
+        result["pretraining"] = pretraining
+        if record is not None:
+            result["external_vectors"] = record
+        runs.append(result)
+    return runs
+
+
+def _paths(files: str | Path | Sequence[str | Path]) -> list[str]:
+    return [str(files)] if isinstance(files, (str, Path)) else [str(f) for f in files]
+
+
+def _read_column(
+    vectors: str | Path | Sequence[str | Path],
+    ids_file: str | Path | Sequence[str | Path],
+    rows: Sequence,
+    external: Mapping[str, str] | None,
+    logger: logging.Logger,
+) -> tuple[np.ndarray, list[str], dict | None]:
+    """A column's vectors and their ids, and for external vectors the record of their files."""
+    if external is None:
+        x, ids = fused_vectors(vectors, ids_file)
+        return x, ids, None
+    path, id_path = _single(vectors), _single(ids_file)
+    labelled = [row.id for row in rows if row.emotion in CLASSES]
+    x, ids = load_external_vectors(
+        path, id_path, [row.id for row in rows], required=labelled, logger=logger
+    )
+    record = {
+        "path": str(path),
+        "ids": str(id_path),
+        "sha256": {"path": sha256_of(path), "ids": sha256_of(id_path)},
+        "utterances": len(ids),
+    }
+    return x, ids, record
+
+
+def read_runs(path: str | Path) -> list[dict]:
+    """The runs a result file holds: every run of a method (`RUNS_FILE`, rules `mlp_runs`
+    and `vector_runs`) or one run (`{fold}.json`, rules `fold_mlp` and `fold_vectors`)."""
+    loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    if isinstance(loaded, dict) and RUNS_KEY in loaded:
+        return list(loaded[RUNS_KEY])
+    return [loaded]
 
 
 def table2(
@@ -252,7 +415,7 @@ def table2(
 
     logger = logger or logging.getLogger(__name__)
     loaded = {
-        method: [json.loads(Path(p).read_text()) for p in paths]
+        method: [run for path in paths for run in read_runs(path)]
         for method, paths in results_by_method.items()
     }
     rows = aggregate({titles[m]: runs for m, runs in loaded.items()})
