@@ -14,7 +14,8 @@ pad to 320). Data: random 80-d "codes" of utterances of 250-300 frames. The firs
 With --torch (and PyTorch installed) the same model in PyTorch eager, on CUDA when there is
 one: two one-way `nn.LSTM`s, the backward one fed each utterance reversed within its length,
 a linear read-out, SSE over the real frames per utterance, Adam, on the same batches (padded
-to each batch's longest utterance, as eager code would), and the JAX/PyTorch ratio.
+to each batch's longest utterance, as eager code would), and the JAX/PyTorch ratio. Both run
+with the workflow's allocator settings (`affectrep.device.keep_freed_memory`; README, Speed).
 
     python bench/blstm.py [--sizes 8 16 32 64] [--batches 20] [--epochs 3] [--torch] [--threads 1]
 """
@@ -134,9 +135,12 @@ def main() -> None:
         "library's default)",
     )
     args = parser.parse_args()
-    if args.threads:
-        from affectrep.device import configure_jax
+    from affectrep.device import configure_jax, keep_freed_memory
 
+    # As every job of the workflow: freed memory is kept for the next step (for PyTorch too,
+    # which runs in this process).
+    keep_freed_memory()
+    if args.threads:
         configure_jax(args.threads, cache_dir=None)
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     codes, index = make_data(args.batches * args.batch, args.dim)
