@@ -15,7 +15,14 @@ from affectrep.models.context import TrainingData
 from affectrep.protocol.folds import fold_names, fold_result, fold_sessions, make_folds
 from affectrep.protocol.table2 import paired_summary
 from affectrep.stages.autoencoders import training_data, training_index
-from affectrep.stages.classification import fold_vectors, folds, read_runs, table2, vector_runs
+from affectrep.stages.classification import (
+    fold_vectors,
+    folds,
+    mlp_runs,
+    read_runs,
+    table2,
+    vector_runs,
+)
 from affectrep.stages.report import build_report, report, stage_of, wall_times
 from affectrep.stages.representations import frame_points
 from affectrep.stages.use import dimensional
@@ -144,6 +151,24 @@ def test_fold_vectors_reads_vectors_and_writes_a_result(tmp_path):
             settings={"c_grid": [0.1, 1.0], "class_weights": True},
             method="egemaps",
         )
+
+
+def test_mlp_runs_needs_an_encoder_for_every_run(tmp_path):
+    rows = _manifest(per_speaker=2)
+    write_manifest(rows, tmp_path / "manifest.tsv")
+    with pytest.raises(ValueError, match="no encoder given for the runs Ses02-Ses02F, Ses02-"):
+        mlp_runs(
+            tmp_path / "frames.npy",
+            tmp_path / "index.tsv",
+            tmp_path / "manifest.tsv",
+            tmp_path / "runs.json",
+            context=1,
+            hidden=[4],
+            settings={},
+            method="pretrained-mlp",
+            encoders={"Ses01-Ses01F": "a.npz", "Ses01-Ses01M": "a.npz"},
+        )
+    assert not (tmp_path / "runs.json").exists()
 
 
 def test_mismatched_vectors_and_ids_are_refused(tmp_path):

@@ -133,6 +133,9 @@ def mlp_runs(
     compiled, once for all of them. `encoders`: fold name -> the encoder its pretrained MLP
     starts from (None: the MLP without pretraining)."""
     folds = [fold.name for fold in make_folds(read_manifest(manifest))]
+    missing = [name for name in folds if encoders is not None and name not in encoders]
+    if missing:
+        raise ValueError(f"no encoder given for the runs {', '.join(missing)}")
     runs = _mlp_runs(
         frames,
         index,
