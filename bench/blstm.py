@@ -137,12 +137,13 @@ def main() -> None:
     args = parser.parse_args()
     from affectrep.device import configure_jax, keep_freed_memory
 
-    # As every job of the workflow: freed memory is kept for the next step (for PyTorch too,
-    # which runs in this process).
-    keep_freed_memory()
+    # As every job of the workflow (configure_jax does it too): freed memory is kept for the
+    # next step, for PyTorch as well, which runs in this process.
     if args.threads:
         configure_jax(args.threads, cache_dir=None)
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    else:
+        keep_freed_memory()
     codes, index = make_data(args.batches * args.batch, args.dim)
     print(
         f"batch {args.batch}, {args.batches} batches/epoch, {args.dim}-d input, "

@@ -234,12 +234,17 @@ def scope_of(wildcards):
     return f"-without-{fold_sessions(manifest_of(wildcards.corpus))[wildcards.fold]}"
 
 
-def mlp_fold_inputs(wildcards):
-    encoder = classification_encoder()
-    inputs = {
-        **features_of(wildcards.corpus, encoder.spec),
+def mlp_frame_inputs(wildcards):
+    """The frames every run of an MLP reads, and the manifest."""
+    return {
+        **features_of(wildcards.corpus, classification_encoder().spec),
         "manifest": manifest_of(wildcards.corpus),
     }
+
+
+def mlp_fold_inputs(wildcards):
+    encoder = classification_encoder()
+    inputs = mlp_frame_inputs(wildcards)
     if wildcards.mlp_method == "pretrained-mlp":
         scope = scope_of(wildcards)
         owner, scope = (
@@ -312,10 +317,7 @@ def mlp_encoders(wildcards):
 
 
 def mlp_runs_inputs(wildcards):
-    inputs = {
-        **features_of(wildcards.corpus, classification_encoder().spec),
-        "manifest": manifest_of(wildcards.corpus),
-    }
+    inputs = mlp_frame_inputs(wildcards)
     encoders = mlp_encoders(wildcards)
     if encoders:
         inputs["encoders"] = sorted(set(encoders.values()))

@@ -23,9 +23,15 @@ from affectrep.data.audio import AudioPolicy
 from affectrep.data.egemaps import functionals_features
 from affectrep.data.emotions import CLASSES
 from affectrep.data.featureset import load_frames
-from affectrep.data.manifest import read_manifest
+from affectrep.data.manifest import Utterance, read_manifest
 from affectrep.data.vectors import load_external_vectors, read_vectors, sha256_of, write_ids
-from affectrep.protocol.folds import fold_by_name, fold_table, make_folds, utterance_labels
+from affectrep.protocol.folds import (
+    Fold,
+    fold_by_name,
+    fold_table,
+    make_folds,
+    utterance_labels,
+)
 from affectrep.protocol.tables import write_tsv
 from affectrep.protocol.utterance import UtteranceSettings, evaluate_utterance_classifier
 
@@ -96,12 +102,13 @@ def fold_mlp(
     """Rule `fold_mlp`: one run of a frame-level MLP with hidden widths `hidden` (the
     encoder's): pretrained from `encoder_file`, or randomly initialised (no file), so that the
     two columns of Table 2 differ only in where the weights start."""
+    rows = read_manifest(manifest)
     encoders = None if encoder_file is None else {fold_name: encoder_file}
     (result,) = _mlp_runs(
         frames,
         index,
-        manifest,
-        [fold_name],
+        rows,
+        [fold_by_name(make_folds(rows), fold_name)],
         context=context,
         hidden=hidden,
         settings=settings,
@@ -132,15 +139,12 @@ def mlp_runs(
     exactly as rule `fold_mlp` makes it: the frames are read, and the training step
     compiled, once for all of them. `encoders`: fold name -> the encoder its pretrained MLP
     starts from (None: the MLP without pretraining)."""
-    folds = [fold.name for fold in make_folds(read_manifest(manifest))]
-    missing = [name for name in folds if encoders is not None and name not in encoders]
-    if missing:
-        raise ValueError(f"no encoder given for the runs {', '.join(missing)}")
+    rows = read_manifest(manifest)
     runs = _mlp_runs(
         frames,
         index,
-        manifest,
-        folds,
+        rows,
+        _every_run(rows, encoders, "encoder"),
         context=context,
         hidden=hidden,
         settings=settings,
@@ -153,11 +157,23 @@ def mlp_runs(
     return runs
 
 
+def _every_run(
+    rows: Sequence[Utterance], given: Mapping[str, object] | None, what: str
+) -> list[Fold]:
+    """Every run of the protocol on `rows`, in order; ValueError naming the runs that `given`
+    (fold name -> its file; None: no file per run) has no `what` for."""
+    folds = make_folds(rows)
+    missing = [fold.name for fold in folds if given is not None and fold.name not in given]
+    if missing:
+        raise ValueError(f"no {what} given for the runs {', '.join(missing)}")
+    return folds
+
+
 def _mlp_runs(
     frames: str | Path,
     index: str | Path,
-    manifest: str | Path,
-    fold_names: Sequence[str],
+    rows: Sequence[Utterance],
+    folds: Sequence[Fold],
     *,
     context: int,
     hidden: Sequence[int],
@@ -171,22 +187,20 @@ def _mlp_runs(
     from affectrep.protocol.mlp import MlpSettings, evaluate_fold, load_encoder
 
     logger = logger or logging.getLogger(__name__)
-    rows = read_manifest(manifest)
-    all_folds = make_folds(rows)
     frame_array, feature_index = load_frames(frames, index)
     labels = utterance_labels(feature_index.ids, rows)
     # Moved to the device block by block: the host never holds the whole frame array.
     data = TrainingData.from_file(frames, feature_index)
     runs = []
-    for number, fold_name in enumerate(fold_names, 1):
-        if len(fold_names) > 1:
-            logger.info("%s: run %d of %d, %s", method, number, len(fold_names), fold_name)
-        encoder = load_encoder(encoders[fold_name]) if encoders is not None else None
+    for number, fold in enumerate(folds, 1):
+        if len(folds) > 1:
+            logger.info("%s: run %d of %d, %s", method, number, len(folds), fold.name)
+        encoder = load_encoder(encoders[fold.name]) if encoders is not None else None
         result = evaluate_fold(
             frame_array,
             feature_index,
             labels,
-            fold_by_name(all_folds, fold_name),
+            fold,
             context=context,
             hidden=list(hidden),
             pretrained=encoder,
@@ -258,10 +272,10 @@ def fold_vectors(
     made by the workflow; they are then checked first (`load_external_vectors`: every
     labelled utterance has one finite vector; ids outside the manifest are ignored), and the
     run records the files' SHA-256, since no provenance record describes them."""
-    sources = {fold_name: {"vectors": vectors, "ids": ids_file}}
+    rows = read_manifest(manifest)
     (result,) = _vector_runs(
-        sources,
-        manifest,
+        [(fold_by_name(make_folds(rows), fold_name), {"vectors": vectors, "ids": ids_file})],
+        rows,
         settings=settings,
         method=method,
         pretraining=pretraining,
@@ -287,13 +301,10 @@ def vector_runs(
     job (`RUNS_FILE`), each exactly as rule `fold_vectors` makes it. `sources`: fold name ->
     {vectors, ids}, that fold's files (the same for every fold unless the encoders are
     pretrained per fold); each set of files is read once."""
-    folds = [fold.name for fold in make_folds(read_manifest(manifest))]
-    missing = [name for name in folds if name not in sources]
-    if missing:
-        raise ValueError(f"no vectors given for the runs {', '.join(missing)}")
+    rows = read_manifest(manifest)
     runs = _vector_runs(
-        {name: sources[name] for name in folds},
-        manifest,
+        [(fold, sources[fold.name]) for fold in _every_run(rows, sources, "vectors")],
+        rows,
         settings=settings,
         method=method,
         pretraining=pretraining,
@@ -305,8 +316,8 @@ def vector_runs(
 
 
 def _vector_runs(
-    sources: Mapping[str, Mapping[str, str | Path | Sequence[str | Path]]],
-    manifest: str | Path,
+    sources: Sequence[tuple[Fold, Mapping[str, str | Path | Sequence[str | Path]]]],
+    rows: Sequence[Utterance],
     *,
     settings: Mapping,
     method: str,
@@ -315,12 +326,10 @@ def _vector_runs(
     logger: logging.Logger | None,
 ) -> list[dict]:
     logger = logger or logging.getLogger(__name__)
-    rows = read_manifest(manifest)
-    all_folds = make_folds(rows)
     speaker = {row.id: row.speaker for row in rows}
     loaded: dict[str, tuple[np.ndarray, list[str], dict | None]] = {}
     runs = []
-    for fold_name, files in sources.items():
+    for fold, files in sources:
         key = json.dumps([_paths(files["vectors"]), _paths(files["ids"])])
         if key not in loaded:
             loaded[key] = _read_column(files["vectors"], files["ids"], rows, external, logger)
@@ -329,7 +338,7 @@ def _vector_runs(
             x,
             utterance_labels(ids, rows),
             [speaker[i] for i in ids],
-            fold_by_name(all_folds, fold_name),
+            fold,
             ids=ids,
             settings=UtteranceSettings(
                 grid=tuple(settings["c_grid"]),
